@@ -1,0 +1,205 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option, CommanderError } from 'commander';
+import { configSchema, type ConnectorConfigInput } from '../config/schema.js';
+import { parseScalar } from '../config/load.js';
+import { redact, scrubText, secretValues } from '../config/redact.js';
+import { DockerConnector } from '../connector.js';
+import { ConnectorError, toConnectorError } from '../errors.js';
+import { PACKAGE_VERSION, buildManifest, parameterSchema } from '../manifest.js';
+import { getOperation, listOperations } from '../operations/index.js';
+import { createProgressRenderer } from './progress.js';
+
+/** Exit codes are a contract: 0 success, 1 the operation failed, 2 bad usage or parameters. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+const USAGE_CODES = new Set(['INVALID_PARAMS', 'INVALID_CONFIG', 'UNKNOWN_OPERATION']);
+
+const CONFIG_FIELDS = Object.keys(configSchema.shape);
+const kebab = (field: string) => field.replace(/_/g, '-');
+const camel = (field: string) => field.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Connection flags mirror the configuration fields: --host, --api-version, --ca-cert, --rate-limit … */
+function addConnectionOptions(cmd: Command): void {
+  cmd.option('--config <file>', 'JSON or YAML config file (default: $DOCKER_CONNECTOR_CONFIG)');
+  for (const field of CONFIG_FIELDS) {
+    const desc = (configSchema.shape as Record<string, { description?: string }>)[field]?.description ?? '';
+    if (field === 'verify_ssl') {
+      cmd.addOption(new Option('--verify-ssl', 'verify the Engine certificate (default)'));
+      cmd.addOption(new Option('--no-verify-ssl', 'do not verify the Engine certificate'));
+      cmd.addOption(new Option('--tls-verify', 'alias of --verify-ssl').hideHelp());
+      continue;
+    }
+    cmd.addOption(new Option(`--${kebab(field)} <value>`, desc));
+  }
+}
+
+/** The flags given on the command line, as configuration settings. */
+function flagSettings(opts: Record<string, unknown>): Partial<ConnectorConfigInput> {
+  const out: Record<string, unknown> = {};
+  for (const field of CONFIG_FIELDS) {
+    const value = opts[camel(field)];
+    if (value === undefined) continue;
+    out[field] = typeof value === 'string' ? parseScalar(field, value, `flag --${kebab(field)}`) : value;
+  }
+  if (opts.tlsVerify === true) out.verify_ssl = true;
+  return out as Partial<ConnectorConfigInput>;
+}
+
+function json(value: unknown, pretty: boolean): string {
+  return JSON.stringify(value, null, pretty ? 2 : undefined);
+}
+
+/** Coerces `-p key=value` by the parameter's declared type: strings stay strings, the rest is read as JSON. */
+function coerceParam(opName: string, key: string, raw: string): unknown {
+  const op = getOperation(opName);
+  const props = op ? ((parameterSchema(op).properties ?? {}) as Record<string, { type?: string | string[]; anyOf?: { type?: string }[] }>) : {};
+  const prop = props[key];
+  const types = prop ? [prop.type, ...(prop.anyOf ?? []).map((a) => a.type)].flat().filter(Boolean) : [];
+  if (types.length === 1 && types[0] === 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const pretty = Boolean(io.stdout.isTTY);
+  let exitCode = EXIT_OK;
+  let connector: DockerConnector | undefined;
+  let secrets: string[] = [];
+
+  const program = new Command('docker-connector')
+    .description('Drive the Docker Engine API through named, validated operations.')
+    .version(PACKAGE_VERSION, '--version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError();
+  addConnectionOptions(program);
+
+  const connect = (cmd: Command): DockerConnector => {
+    const opts = cmd.optsWithGlobals() as Record<string, unknown>;
+    connector = new DockerConnector({ ...flagSettings(opts), configFile: opts.config as string | undefined, env: io.env });
+    secrets = secretValues(connector.config as unknown as Record<string, unknown>);
+    return connector;
+  };
+
+  const fail = (raw: unknown, operation?: string) => {
+    const err = toConnectorError(raw, operation);
+    const body = scrubText(json({ error: err.toJSON() }, false), secrets);
+    io.stderr.write(`${body}\n`);
+    exitCode = USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED;
+  };
+
+  program
+    .command('operations')
+    .description('List the operations (name, category, safety, title)')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      const ops = listOperations().map((op) => ({ name: op.name, category: op.category, safety: op.safety, idempotent: op.idempotent, title: op.title }));
+      if (opts.json || !pretty) {
+        io.stdout.write(`${json(ops, pretty)}\n`);
+        return;
+      }
+      const width = Math.max(...ops.map((o) => o.name.length));
+      for (const o of ops) io.stdout.write(`${o.name.padEnd(width)}  ${o.category.padEnd(10)}  ${o.safety.padEnd(11)}  ${o.title}\n`);
+    });
+
+  program
+    .command('manifest')
+    .description('Print the manifest: configuration fields and every operation with its parameter schema')
+    .action(() => {
+      io.stdout.write(`${json(buildManifest(), pretty)}\n`);
+    });
+
+  program
+    .command('config')
+    .description('Print the effective configuration, secrets redacted')
+    .action((_opts, cmd: Command) => {
+      try {
+        io.stdout.write(`${json(redact(connect(cmd).config), pretty)}\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('health')
+    .description('Check the Engine: exit 0 when it answers, 1 when not')
+    .action(async (_opts, cmd: Command) => {
+      try {
+        const result = await connect(cmd).health();
+        io.stdout.write(`${scrubText(json(result, pretty), secrets)}\n`);
+        exitCode = result.reachable ? EXIT_OK : EXIT_FAILED;
+      } catch (err) {
+        fail(err, 'health');
+      }
+    });
+
+  program
+    .command('run')
+    .description('Run an operation; the result is JSON on stdout')
+    .argument('<operation>', 'operation name (see "operations")')
+    .option('--params <json>', 'parameters as a JSON object')
+    .option('--params-file <file>', 'parameters from a JSON file ("-" for stdin)')
+    .option('-p, --param <key=value>', 'one parameter; repeatable (values are read as JSON unless the parameter is a string)', collect, [])
+    .action(async (name: string, opts: { params?: string; paramsFile?: string; param: string[] }, cmd: Command) => {
+      try {
+        if (!getOperation(name)) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; run "docker-connector operations" for the list`);
+        let params: Record<string, unknown> = {};
+        if (opts.paramsFile) params = parseJsonObject(readFileSync(opts.paramsFile === '-' ? 0 : opts.paramsFile, 'utf8'), '--params-file');
+        if (opts.params) params = { ...params, ...parseJsonObject(opts.params, '--params') };
+        for (const kv of opts.param) {
+          const eq = kv.indexOf('=');
+          if (eq <= 0) throw new ConnectorError('INVALID_PARAMS', `Invalid -p "${kv}": expected key=value`);
+          params[kv.slice(0, eq)] = coerceParam(name, kv.slice(0, eq), kv.slice(eq + 1));
+        }
+        const c = connect(cmd);
+        const onProgress = io.stderr.isTTY ? createProgressRenderer(io.stderr) : undefined;
+        const result = await c.execute(name, params, { onProgress: onProgress?.update });
+        onProgress?.done();
+        io.stdout.write(`${scrubText(json(result, pretty), secrets)}\n`);
+      } catch (err) {
+        fail(err, name);
+      }
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; everything else is bad usage.
+      exitCode = err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    } else {
+      fail(err);
+    }
+  } finally {
+    connector?.close();
+  }
+  return exitCode;
+}
+
+function parseJsonObject(text: string, source: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConnectorError('INVALID_PARAMS', `Invalid ${source}: not valid JSON (${(err as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConnectorError('INVALID_PARAMS', `Invalid ${source}: expected a JSON object of named parameters`);
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConnectorError } from '../errors.js';
+import { configSchema, type ConnectorConfig, type ConnectorConfigInput } from './schema.js';
+
+/**
+ * Sections of a config file that belong to the surfaces (HTTP service, MCP),
+ * not to the Engine connection. They are passed through untouched here and
+ * validated by the surface that reads them.
+ */
+export const SURFACE_SECTIONS = ['endpoints', 'api_keys', 'service', 'read_only', 'allow', 'deny', 'audit_log', 'mcp'] as const;
+
+export interface LoadConfigOptions {
+  /** Explicit settings (library options or CLI flags): highest precedence. */
+  options?: Partial<ConnectorConfigInput>;
+  /** Path of a JSON or YAML config file. Defaults to $DOCKER_CONNECTOR_CONFIG. */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedConfig {
+  config: ConnectorConfig;
+  /** The surface sections of the config file, if any. */
+  surface: Record<string, unknown>;
+}
+
+const FIELDS = Object.keys(configSchema.shape) as (keyof ConnectorConfig)[];
+
+/** The kind of value a field takes, read from the schema so the env parser stays in step with it. */
+function fieldKind(field: string): 'string' | 'number' | 'boolean' {
+  const def = (configSchema.shape as Record<string, z.ZodType>)[field];
+  const json = def ? (z.toJSONSchema(def, { io: 'input', unrepresentable: 'any' }) as { type?: string }) : {};
+  if (json.type === 'number' || json.type === 'integer') return 'number';
+  if (json.type === 'boolean') return 'boolean';
+  return 'string';
+}
+
+export function parseScalar(field: string, raw: string, source: string): unknown {
+  const kind = fieldKind(field);
+  if (kind === 'number') {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) {
+      throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: ${field} (from ${source}) must be a number, got "${raw}"`);
+    }
+    return n;
+  }
+  if (kind === 'boolean') {
+    const v = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+    throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: ${field} (from ${source}) must be true or false, got "${raw}"`);
+  }
+  return raw;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConnectorError('INVALID_CONFIG', `Cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let data: unknown;
+  try {
+    if (/\.ya?ml$/i.test(path)) {
+      // Loaded lazily: most runs have no YAML file and should not pay for the parser.
+      data = parseYaml(text);
+    } else {
+      data = JSON.parse(text);
+    }
+  } catch (err) {
+    throw new ConnectorError('INVALID_CONFIG', `Config file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConnectorError('INVALID_CONFIG', `Config file ${path} must hold an object of settings`);
+  }
+  return data as Record<string, unknown>;
+}
+
+const requireCjs = createRequire(import.meta.url);
+let yamlModule: typeof import('yaml') | undefined;
+function parseYaml(text: string): unknown {
+  // createRequire keeps this synchronous; yaml ships a CommonJS build.
+  yamlModule ??= requireCjs('yaml') as typeof import('yaml');
+  return yamlModule.parse(text);
+}
+
+/** Settings taken from the variables the docker CLI honours. */
+export function dockerEnvSettings(env: NodeJS.ProcessEnv): Partial<ConnectorConfigInput> {
+  const out: Partial<ConnectorConfigInput> = {};
+  const tlsVerify = env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '';
+  const tls = tlsVerify || (env.DOCKER_TLS !== undefined && env.DOCKER_TLS !== '');
+  if (env.DOCKER_HOST) {
+    // As with the docker CLI, tcp:// means TLS when DOCKER_TLS_VERIFY or DOCKER_TLS is set.
+    out.host = tls ? env.DOCKER_HOST.replace(/^tcp:\/\//, 'https://') : env.DOCKER_HOST;
+  }
+  if (env.DOCKER_API_VERSION) out.api_version = env.DOCKER_API_VERSION;
+  if (tls) {
+    const dir = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
+    out.ca_cert = join(dir, 'ca.pem');
+    out.client_cert = join(dir, 'cert.pem');
+    out.client_key = join(dir, 'key.pem');
+    out.verify_ssl = tlsVerify;
+  } else if (env.DOCKER_CERT_PATH) {
+    out.ca_cert = join(env.DOCKER_CERT_PATH, 'ca.pem');
+    out.client_cert = join(env.DOCKER_CERT_PATH, 'cert.pem');
+    out.client_key = join(env.DOCKER_CERT_PATH, 'key.pem');
+  }
+  return out;
+}
+
+/** Settings from DOCKER_CONNECTOR_<FIELD> variables, e.g. DOCKER_CONNECTOR_RATE_LIMIT=0. */
+export function connectorEnvSettings(env: NodeJS.ProcessEnv): Partial<ConnectorConfigInput> {
+  const out: Record<string, unknown> = {};
+  for (const field of FIELDS) {
+    const name = `DOCKER_CONNECTOR_${field.toUpperCase()}`;
+    const raw = env[name];
+    if (raw !== undefined) out[field] = parseScalar(field, raw, `env ${name}`);
+  }
+  return out as Partial<ConnectorConfigInput>;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Validates merged settings; the message names each bad field. */
+export function validateConfig(input: Record<string, unknown>): ConnectorConfig {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const field = i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : '(root)');
+      return i.code === 'unrecognized_keys' ? `unknown setting ${i.keys.join(', ')}` : `${field}: ${i.message}`;
+    });
+    throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: ${problems.join('; ')}`, {
+      details: { fields: parsed.error.issues.map((i) => i.path.join('.')) },
+    });
+  }
+  const config = parsed.data;
+  if (config.password !== undefined && config.username === undefined) {
+    throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: password is set but username is not');
+  }
+  if (config.client_cert && !config.client_key) {
+    throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: client_cert is set but client_key is not');
+  }
+  return config;
+}
+
+/**
+ * Merges, lowest precedence first: defaults, config file, docker CLI env,
+ * DOCKER_CONNECTOR_* env, explicit options (library options or CLI flags).
+ */
+export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const filePath = opts.configFile ?? env.DOCKER_CONNECTOR_CONFIG;
+  const file = filePath ? readConfigFile(filePath) : {};
+  const surface: Record<string, unknown> = {};
+  const fileSettings: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(file)) {
+    if ((SURFACE_SECTIONS as readonly string[]).includes(k)) surface[k] = v;
+    else fileSettings[k] = v;
+  }
+  const merged = {
+    ...fileSettings,
+    ...dockerEnvSettings(env),
+    ...connectorEnvSettings(env),
+    ...dropUndefined(opts.options ?? {}),
+  };
+  return { config: validateConfig(merged), surface };
+}

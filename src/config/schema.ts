@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/**
+ * Connection settings. Field names are the contract shared by the library
+ * options, the config file, `DOCKER_CONNECTOR_<FIELD>` env vars and CLI flags
+ * (`--field-name`).
+ */
+const positiveSeconds = z.number().positive().max(86_400);
+const apiVersion = z.union([z.literal('auto'), z.string().regex(/^1\.\d{1,2}$/, 'expected "auto" or a version like "1.44"')]);
+
+export const endpointSchema = z
+  .object({
+    host: z
+      .string()
+      .regex(/^(unix|tcp|http|https|npipe|ssh):\/\//, 'expected a URL such as unix:///var/run/docker.sock, tcp://host:2376 or https://host:2376')
+      .optional()
+      .describe('Engine address: unix:///path, tcp://host:port, http://host:port or https://host:port'),
+    server: z.string().min(1).optional().describe('Engine host name or address (split form; used when host is not set)'),
+    port: z.number().int().min(1).max(65535).default(2376).describe('Engine port (split form)'),
+    protocol: z.enum(['http', 'https']).optional().describe('http or https (split form; default https when TLS settings are present)'),
+    api_version: apiVersion.default('auto').describe('"auto" negotiates with the Engine; "1.xx" pins a version'),
+    username: z.string().optional().describe('Basic auth user for an authenticating proxy in front of the Engine'),
+    password: z.string().optional().describe('Basic auth password for the proxy'),
+    access_token: z.string().optional().describe('Bearer token for the proxy'),
+    registry_username: z.string().optional().describe('Registry user for pull/push'),
+    registry_password: z.string().optional().describe('Registry password for pull/push'),
+    registry_server: z.string().optional().describe('Registry address the credentials are for'),
+    registry_identity_token: z.string().optional().describe('Registry identity token (instead of user/password)'),
+    verify_ssl: z.boolean().default(true).describe('Verify the Engine certificate'),
+    ca_cert: z.string().optional().describe('Path of the CA certificate (PEM)'),
+    client_cert: z.string().optional().describe('Path of the client certificate (PEM)'),
+    client_key: z.string().optional().describe('Path of the client private key (PEM)'),
+    tls_server_name: z.string().optional().describe('Name to verify the Engine certificate against (default: the host)'),
+    timeout: positiveSeconds.default(60).describe('Seconds a plain call may take; streams use it as an idle timeout'),
+    rate_limit: z.number().min(0).max(1_000_000).default(60).describe('Requests per minute to the Engine; 0 turns the limiter off'),
+    rate_limit_burst: z.number().int().min(1).max(10_000).default(10).describe('Requests that may go at once before the rate applies'),
+    retry_attempts: z.number().int().min(0).max(10).default(3).describe('Extra attempts for requests that are safe to send again'),
+    retry_delay: z.number().min(0).max(60).default(1).describe('Seconds before the first retry; doubles each attempt, with jitter'),
+  })
+  .strict();
+
+export const configSchema = endpointSchema
+  .extend({
+    log_level: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('silent').describe('Log level of the JSON logs on stderr'),
+  })
+  .strict();
+
+export type ConnectorConfigInput = z.input<typeof configSchema>;
+export type ConnectorConfig = z.output<typeof configSchema>;
+
+/** Fields whose values are never printed, logged or put into errors. */
+export const SECRET_FIELDS = ['password', 'access_token', 'registry_password', 'registry_identity_token'] as const;
+export type SecretField = (typeof SECRET_FIELDS)[number];
+
+/** Paths whose file contents are secret (printed as paths, never read into output). */
+export const SECRET_PATH_FIELDS = ['client_key'] as const;

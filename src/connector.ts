@@ -1,0 +1,164 @@
+import type { Readable } from 'node:stream';
+import { loadConfig } from './config/load.js';
+import { redact } from './config/redact.js';
+import type { ConnectorConfig, ConnectorConfigInput } from './config/schema.js';
+import { EngineClient } from './engine/client.js';
+import { compareVersions } from './engine/version.js';
+import { encodeRegistryAuth, type RegistryCredentials } from './engine/registry-auth.js';
+import { ConnectorError, toConnectorError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { buildManifest, type Manifest } from './manifest.js';
+import { getOperation, type OperationName, type ParamsOf, type ResultOf } from './operations/index.js';
+import type { OperationContext, OperationDefinition, ProgressEvent } from './operations/define.js';
+import type { HealthResult } from './operations/system.js';
+
+export interface ConnectorOptions extends Partial<ConnectorConfigInput> {
+  /** JSON or YAML file with settings (default: $DOCKER_CONNECTOR_CONFIG). */
+  configFile?: string;
+  /** Environment to read DOCKER_* variables from (default: process.env). Pass {} to ignore it. */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+export interface ExecuteOptions {
+  signal?: AbortSignal;
+  /** Receives progress of pulls, pushes, builds, saves, loads and exports. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/**
+ * The connector: `execute(name, params)` runs any registered operation with
+ * validated parameters against one Engine endpoint.
+ */
+export class DockerConnector {
+  readonly config: ConnectorConfig;
+  readonly engine: EngineClient;
+  readonly logger: Logger;
+  /** Sections of the config file meant for the surfaces (api_keys, endpoints, …). */
+  readonly surfaceConfig: Record<string, unknown>;
+
+  constructor(options: ConnectorOptions = {}) {
+    const { configFile, env, logger, ...settings } = options;
+    const loaded = loadConfig({ options: settings, configFile, env });
+    this.config = loaded.config;
+    this.surfaceConfig = loaded.surface;
+    this.logger = logger ?? createLogger(this.config.log_level);
+    this.engine = new EngineClient(this.config, { logger: this.logger });
+  }
+
+  /** Builds a connector from an already validated configuration (used for multi-endpoint surfaces). */
+  static fromConfig(config: ConnectorConfig, logger?: Logger): DockerConnector {
+    return new DockerConnector({ ...config, env: {}, ...(logger ? { logger } : {}) });
+  }
+
+  /** Validates parameters against the operation's schema; throws INVALID_PARAMS naming each bad one. */
+  validate<N extends OperationName>(name: N, params: unknown): unknown;
+  validate(name: string, params: unknown): unknown {
+    const op = this.operation(name);
+    return validateParams(op, params);
+  }
+
+  async execute<N extends OperationName>(name: N, params?: ParamsOf<N>, opts?: ExecuteOptions): Promise<ResultOf<N>>;
+  async execute(name: string, params?: unknown, opts?: ExecuteOptions): Promise<unknown>;
+  async execute(name: string, params: unknown = {}, opts: ExecuteOptions = {}): Promise<unknown> {
+    const op = this.operation(name);
+    const valid = validateParams(op, params ?? {});
+    const started = performance.now();
+    try {
+      const ctx = await this.context(op, opts);
+      const result = await op.run(ctx, valid);
+      this.logger.debug({ operation: name, duration_ms: Math.round(performance.now() - started) }, 'operation done');
+      return result;
+    } catch (raw) {
+      const err = toConnectorError(raw, name);
+      if (op.resultOnError) return op.resultOnError(err);
+      this.logger.error({ operation: name, code: err.code, status: err.status, message: err.message, params: redact(valid) }, 'operation failed');
+      throw err;
+    }
+  }
+
+  /** Runs an operation's raw-stream form (export, save, copy) and returns the Node stream. */
+  async executeStream(name: string, params: unknown = {}, opts: ExecuteOptions = {}): Promise<{ stream: Readable; contentType: string }> {
+    const op = this.operation(name);
+    if (!op.openStream) throw new ConnectorError('INVALID_PARAMS', `Operation ${name} has no stream form`, { operation: name });
+    const valid = validateParams(op, params ?? {});
+    try {
+      return await op.openStream(await this.context(op, opts), valid);
+    } catch (raw) {
+      throw toConnectorError(raw, name);
+    }
+  }
+
+  async health(): Promise<HealthResult> {
+    return (await this.execute('health', {})) as HealthResult;
+  }
+
+  manifest(): Manifest {
+    return buildManifest();
+  }
+
+  close(): void {
+    this.engine.close();
+  }
+
+  private operation(name: string): OperationDefinition {
+    const op = getOperation(name);
+    if (!op) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; run "docker-connector operations" for the list`, { operation: name });
+    return op;
+  }
+
+  private async context(op: OperationDefinition, opts: ExecuteOptions): Promise<OperationContext> {
+    const apiVersion = await this.engine.apiVersion(opts.signal);
+    if (op.minApiVersion && compareVersions(apiVersion, op.minApiVersion) < 0) {
+      throw new ConnectorError('API_VERSION_UNSUPPORTED', `${op.name} needs Engine API ${op.minApiVersion} or newer; this Engine speaks ${apiVersion}`, { operation: op.name });
+    }
+    const engine = this.engine;
+    const config = this.config;
+    const defaults = { operation: op.name, idempotent: op.idempotent, signal: opts.signal };
+    const onProgress = opts.onProgress;
+    return {
+      operation: op.name,
+      apiVersion,
+      atLeast: (v: string) => compareVersions(apiVersion, v) >= 0,
+      config,
+      log: this.logger,
+      signal: opts.signal,
+      engine,
+      json: (req) => engine.json({ ...defaults, ...req, idempotent: req.idempotent ?? (op.idempotent || req.method === 'GET' || req.method === 'HEAD') }),
+      stream: (req) => engine.stream({ ...defaults, ...req, idempotent: req.idempotent ?? (op.idempotent || req.method === 'GET' || req.method === 'HEAD') }),
+      registryAuth: (override?: RegistryCredentials) => {
+        const creds: RegistryCredentials | undefined =
+          override && Object.values(override).some((v) => v !== undefined)
+            ? override
+            : config.registry_identity_token || config.registry_username
+              ? {
+                  username: config.registry_username,
+                  password: config.registry_password,
+                  identitytoken: config.registry_identity_token,
+                  serveraddress: config.registry_server,
+                }
+              : undefined;
+        return creds ? encodeRegistryAuth(creds) : undefined;
+      },
+      progress: (event) => onProgress?.(event),
+    };
+  }
+}
+
+/** Parses parameters with the operation's schema; the error names each bad parameter and what was expected. */
+export function validateParams(op: OperationDefinition, params: unknown): unknown {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+    throw new ConnectorError('INVALID_PARAMS', `Invalid parameters for ${op.name}: expected an object of named parameters`, { operation: op.name });
+  }
+  const parsed = op.params.safeParse(params);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return `unknown parameter ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    const path = i.path.map(String).join('.');
+    return `${path || '(parameters)'}: ${i.message}`;
+  });
+  throw new ConnectorError('INVALID_PARAMS', `Invalid parameters for ${op.name}: ${problems.join('; ')}`, {
+    operation: op.name,
+    details: { parameters: parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? i.keys.join(',') : i.path.map(String).join('.'))) },
+  });
+}

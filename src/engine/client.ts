@@ -1,0 +1,481 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { ConnectorError } from '../errors.js';
+import type { ConnectorConfig } from '../config/schema.js';
+import { scrubText, secretValues } from '../config/redact.js';
+import { resolveEndpoint, loadTlsMaterial, type Endpoint } from './endpoint.js';
+import { mapHttpError, tlsErrorMessage } from './error-map.js';
+import { buildQuery, type QueryValue } from './path.js';
+import { TokenBucket, systemClock, type Clock } from './rate-limiter.js';
+import { backoffDelay, classifySocketError, RETRY_STATUSES, shouldRetry } from './retry.js';
+import { compareVersions, minVersion, MAX_API_VERSION, MIN_API_VERSION } from './version.js';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+
+export interface EngineRequest {
+  method: HttpMethod;
+  /** Path without the version prefix, built with enginePath`…`. */
+  path: string;
+  query?: Record<string, QueryValue>;
+  /** A plain value is sent as JSON; a Buffer or Readable as is. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Safe to send again after it may have reached the Engine. Defaults to true for GET/HEAD. */
+  idempotent?: boolean;
+  /** Total time for a plain call (ms). Defaults to the configured timeout. */
+  timeoutMs?: number;
+  /** For streams: the longest silence tolerated (ms). Defaults to the configured timeout. */
+  idleTimeoutMs?: number;
+  signal?: AbortSignal;
+  operation?: string;
+  /** Non-2xx statuses that are answers, not errors (e.g. 304 "already started"). */
+  okStatuses?: number[];
+  /** Unversioned paths (/_ping) skip the /v1.xx prefix. */
+  versioned?: boolean;
+}
+
+export interface EngineResponse<T> {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: T;
+}
+
+export interface PingInfo {
+  apiVersion: string | undefined;
+  osType: string | undefined;
+  experimental: boolean;
+  builderVersion: string | undefined;
+}
+
+export interface EngineClientOptions {
+  logger?: Logger;
+  clock?: Clock;
+  random?: () => number;
+}
+
+const ERROR_BODY_CAP = 64 * 1024;
+
+class AttemptTimeout extends Error {
+  constructor(readonly kind: 'total' | 'idle', readonly ms: number) {
+    super(`${kind} timeout ${ms}ms`);
+  }
+}
+
+/**
+ * The Engine HTTP client: one keep-alive pool per endpoint, version
+ * negotiation, auth headers, rate limiting, retries and error mapping.
+ *
+ * Transport: node:http with a keep-alive agent. It loads in well under a
+ * millisecond (the CLI pays start-up on every call) and, measured on these
+ * machines, its sequential latency matches undici's; see bench/ for figures.
+ */
+export class EngineClient {
+  readonly endpoint: Endpoint;
+  private readonly agent: http.Agent;
+  private readonly authHeader: string | undefined;
+  private readonly limiter: TokenBucket | undefined;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly secrets: string[];
+  private versionPromise: Promise<string> | undefined;
+  private lastPing: PingInfo | undefined;
+
+  constructor(
+    readonly config: ConnectorConfig,
+    options: EngineClientOptions = {},
+  ) {
+    this.endpoint = resolveEndpoint(config);
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.secrets = secretValues(config as unknown as Record<string, unknown>);
+    const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, scheduling: 'lifo' as const };
+    if (this.endpoint.kind === 'tcp' && this.endpoint.tls) {
+      const tls = loadTlsMaterial(config);
+      this.agent = new https.Agent({
+        ...agentOptions,
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        rejectUnauthorized: config.verify_ssl,
+        servername: config.tls_server_name,
+      });
+    } else {
+      if (config.verify_ssl === false && this.endpoint.kind === 'tcp') {
+        // verify_ssl only matters for https; nothing to do.
+      }
+      this.agent = new http.Agent(agentOptions);
+    }
+    if (config.access_token) this.authHeader = `Bearer ${config.access_token}`;
+    else if (config.username !== undefined) this.authHeader = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
+    this.limiter = config.rate_limit > 0 ? new TokenBucket(config.rate_limit, config.rate_limit_burst, this.clock) : undefined;
+  }
+
+  /** Removes any configured secret from text that came from outside (proxy bodies, socket errors). */
+  scrub(text: string): string {
+    return scrubText(text, this.secrets);
+  }
+
+  /** The API version requests use: pinned, or negotiated once per endpoint. */
+  apiVersion(signal?: AbortSignal): Promise<string> {
+    if (this.config.api_version !== 'auto') return Promise.resolve(this.config.api_version);
+    this.versionPromise ??= this.negotiate(signal).catch((err: unknown) => {
+      this.versionPromise = undefined;
+      throw err;
+    });
+    return this.versionPromise;
+  }
+
+  /** The last ping's facts (OS type, builder), if a ping was made. */
+  get pingInfo(): PingInfo | undefined {
+    return this.lastPing;
+  }
+
+  /** Pings the Engine on the unversioned path; returns the Engine's facts. */
+  async ping(signal?: AbortSignal, operation?: string): Promise<PingInfo> {
+    let res: EngineResponse<string>;
+    try {
+      res = await this.text({ method: 'HEAD', path: '/_ping', versioned: false, operation, signal });
+    } catch (err) {
+      // Engines before 1.40 (and some proxies) do not answer HEAD.
+      if (err instanceof ConnectorError && (err.status === 404 || err.status === 405)) {
+        res = await this.text({ method: 'GET', path: '/_ping', versioned: false, operation, signal });
+      } else {
+        throw err;
+      }
+    }
+    const h = res.headers;
+    const info: PingInfo = {
+      apiVersion: typeof h['api-version'] === 'string' ? h['api-version'] : undefined,
+      osType: typeof h['ostype'] === 'string' ? h['ostype'] : undefined,
+      experimental: h['docker-experimental'] === 'true',
+      builderVersion: typeof h['builder-version'] === 'string' ? h['builder-version'] : undefined,
+    };
+    this.lastPing = info;
+    return info;
+  }
+
+  private async negotiate(signal?: AbortSignal): Promise<string> {
+    const info = await this.ping(signal);
+    // An Engine that does not say is older than 1.25; we cannot serve it.
+    const engineMax = info.apiVersion ?? '1.24';
+    if (compareVersions(engineMax, MIN_API_VERSION) < 0) {
+      throw new ConnectorError(
+        'API_VERSION_UNSUPPORTED',
+        `The Engine's newest API version is ${engineMax}; the connector needs at least ${MIN_API_VERSION}`,
+        { details: { engine_version: engineMax, client_min: MIN_API_VERSION } },
+      );
+    }
+    const chosen = minVersion(engineMax, MAX_API_VERSION);
+    this.logger.debug({ engine_api_version: engineMax, api_version: chosen }, 'negotiated API version');
+    return chosen;
+  }
+
+  /** A call whose answer is JSON (or empty). */
+  async json<T = unknown>(req: EngineRequest): Promise<EngineResponse<T>> {
+    const res = await this.text(req);
+    let body: unknown = undefined;
+    if (res.body.length > 0) {
+      try {
+        body = JSON.parse(res.body);
+      } catch {
+        throw new ConnectorError('ENGINE_ERROR', `The Engine answered ${res.status} with a body that is not JSON: ${this.scrub(res.body.slice(0, 200))}`, {
+          status: res.status,
+          operation: req.operation,
+        });
+      }
+    }
+    return { status: res.status, headers: res.headers, body: body as T };
+  }
+
+  /** A call whose whole answer is read as text, within the total timeout. */
+  async text(req: EngineRequest): Promise<EngineResponse<string>> {
+    return this.withRetries(req, false, async (res, deadline) => {
+      const chunks: Buffer[] = [];
+      await new Promise<void>((resolve, reject) => {
+        deadline.watch(res.message, (err) => {
+          res.message.destroy();
+          reject(err);
+        });
+        res.message.on('data', (c: Buffer) => chunks.push(c));
+        res.message.on('end', resolve);
+        res.message.on('error', reject);
+      });
+      return { status: res.status, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') };
+    });
+  }
+
+  /**
+   * A call whose answer is a stream (logs, export, pull progress). The body
+   * comes back unread; silence longer than the idle timeout destroys it with
+   * a TIMEOUT error. The caller must consume or destroy it.
+   */
+  async stream(req: EngineRequest): Promise<EngineResponse<IncomingMessage>> {
+    return this.withRetries(req, true, async (res) => ({ status: res.status, headers: res.headers, body: res.message }));
+  }
+
+  /** Drains the pool; in-flight requests finish. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async withRetries<T>(
+    req: EngineRequest,
+    streaming: boolean,
+    read: (res: { status: number; headers: IncomingHttpHeaders; message: IncomingMessage }, deadline: Deadline) => Promise<T>,
+  ): Promise<T> {
+    const idempotent = req.idempotent ?? (req.method === 'GET' || req.method === 'HEAD');
+    const bodyIsStream = req.body instanceof Readable;
+    const maxAttempts = 1 + this.config.retry_attempts;
+    const version = req.versioned === false ? undefined : await this.apiVersion(req.signal);
+    const url = `${version ? `/v${version}` : ''}${req.path}${buildQuery(req.query)}`;
+    const { headers, payload } = this.prepare(req);
+
+    for (let attempt = 1; ; attempt++) {
+      await this.rateLimit(req);
+      const started = performance.now();
+      const timeoutMs = req.timeoutMs ?? this.config.timeout * 1000;
+      const idleMs = req.idleTimeoutMs ?? this.config.timeout * 1000;
+      const deadline = new Deadline(streaming ? idleMs : timeoutMs, streaming ? 'idle' : 'total');
+      let connected = false;
+      try {
+        const message = await this.send(req.method, url, headers, payload, deadline, req.signal, () => (connected = true));
+        const status = message.statusCode ?? 0;
+        this.logger.debug(
+          { operation: req.operation, endpoint: this.endpoint.address, method: req.method, path: url, status, duration_ms: Math.round(performance.now() - started), attempt },
+          'engine request',
+        );
+        const ok = (status >= 200 && status < 300) || (req.okStatuses?.includes(status) ?? false);
+        if (!ok) {
+          const body = await readCapped(message, ERROR_BODY_CAP);
+          deadline.clear();
+          const retryable = RETRY_STATUSES.has(status) && shouldRetry('status', idempotent && !bodyIsStream);
+          const err = mapHttpError(status, this.scrub(body), message.headers['content-type'], { operation: req.operation, apiVersion: version, retryable });
+          if (retryable && attempt < maxAttempts) {
+            await this.backoff(req, attempt, err);
+            continue;
+          }
+          throw err;
+        }
+        if (streaming) {
+          deadline.watch(message, (err) => message.destroy(err));
+          message.once('close', () => deadline.clear());
+          return await read({ status, headers: message.headers, message }, deadline);
+        }
+        const result = await read({ status, headers: message.headers, message }, deadline);
+        deadline.clear();
+        return result;
+      } catch (raw) {
+        deadline.clear();
+        if (raw instanceof ConnectorError) throw raw;
+        const err = this.mapFailure(raw, req, idempotent, connected, deadline);
+        if (err.code === 'CONNECTION_FAILED' && this.config.api_version === 'auto') {
+          // The Engine may come back as another version (upgrade, restart): ask again next time.
+          this.versionPromise = undefined;
+        }
+        if (err.retryable && !bodyIsStream && attempt < maxAttempts) {
+          await this.backoff(req, attempt, err);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  private prepare(req: EngineRequest): { headers: Record<string, string>; payload: Buffer | Readable | undefined } {
+    const headers: Record<string, string> = { ...req.headers };
+    if (this.authHeader) headers['authorization'] = this.authHeader;
+    let payload: Buffer | Readable | undefined;
+    if (req.body instanceof Readable) {
+      payload = req.body;
+      headers['content-type'] ??= 'application/x-tar';
+    } else if (Buffer.isBuffer(req.body)) {
+      payload = req.body;
+      headers['content-type'] ??= 'application/octet-stream';
+    } else if (req.body !== undefined) {
+      payload = Buffer.from(JSON.stringify(req.body));
+      headers['content-type'] = 'application/json';
+    }
+    if (Buffer.isBuffer(payload)) headers['content-length'] = String(payload.length);
+    else if (!payload && (req.method === 'POST' || req.method === 'PUT')) headers['content-length'] = '0';
+    return { headers, payload };
+  }
+
+  private send(
+    method: HttpMethod,
+    path: string,
+    headers: Record<string, string>,
+    payload: Buffer | Readable | undefined,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    onConnected: () => void,
+  ): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const ep = this.endpoint;
+      const options: http.RequestOptions = {
+        agent: this.agent,
+        method,
+        path,
+        headers: { host: ep.kind === 'unix' ? 'docker' : `${ep.hostname}:${ep.port}`, ...headers },
+        ...(ep.kind === 'unix' ? { socketPath: ep.socketPath } : { host: ep.hostname, port: ep.port }),
+      };
+      const request = (ep.kind === 'tcp' && ep.tls ? https : http).request(options);
+      const fail = (err: unknown) => {
+        request.destroy(err instanceof Error ? err : new Error(String(err)));
+        reject(err);
+      };
+      deadline.start(fail);
+      if (signal) {
+        if (signal.aborted) return fail(signal.reason ?? new Error('aborted'));
+        signal.addEventListener('abort', () => fail(signal.reason ?? new Error('aborted')), { once: true });
+      }
+      request.on('socket', (socket) => {
+        if (request.reusedSocket || !socket.connecting) onConnected();
+        else socket.once('connect', onConnected);
+      });
+      request.on('response', (res) => resolve(res));
+      request.on('error', reject);
+      if (payload instanceof Readable) {
+        payload.on('error', (err) => fail(new ConnectorError('INVALID_PARAMS', `Reading the request body failed: ${err.message}`)));
+        payload.pipe(request);
+      } else {
+        request.end(payload);
+      }
+    });
+  }
+
+  private mapFailure(raw: unknown, req: EngineRequest, idempotent: boolean, connected: boolean, deadline: Deadline): ConnectorError {
+    const operation = req.operation;
+    const address = this.endpoint.address;
+    const isWrite = !(req.method === 'GET' || req.method === 'HEAD');
+    if (raw instanceof AttemptTimeout || deadline.fired) {
+      const ms = deadline.ms;
+      const what = deadline.kind === 'idle' ? `no data from the Engine for ${ms / 1000}s (idle timeout)` : `the Engine did not answer within ${ms / 1000}s`;
+      const unknown = isWrite && connected;
+      return new ConnectorError('TIMEOUT', `${what} at ${address}${unknown ? '; the request was sent, so its outcome is unknown' : ''}`, {
+        operation,
+        outcomeUnknown: unknown,
+      });
+    }
+    if (req.signal?.aborted) {
+      return new ConnectorError('TIMEOUT', `The call was cancelled${isWrite && connected ? '; the request was sent, so its outcome is unknown' : ''}`, {
+        operation,
+        outcomeUnknown: isWrite && connected,
+      });
+    }
+    const err = raw as NodeJS.ErrnoException;
+    const tlsMessage = tlsErrorMessage(err, address);
+    if (tlsMessage) return new ConnectorError('TLS_ERROR', this.scrub(tlsMessage), { operation });
+    const kind = classifySocketError(err.code, connected);
+    const reason = err.code ?? err.message;
+    if (kind === 'not-connected') {
+      const hint = err.code === 'ENOENT' ? ' (no socket at that path: is the Engine running?)' : err.code === 'EACCES' ? ' (permission denied on the socket)' : '';
+      return new ConnectorError('CONNECTION_FAILED', `Cannot connect to the Docker Engine at ${address}: ${reason}${hint}`, { operation, retryable: true });
+    }
+    if (kind === 'maybe-sent') {
+      const retryable = shouldRetry(kind, idempotent);
+      const unknown = isWrite && !idempotent;
+      return new ConnectorError(
+        'CONNECTION_FAILED',
+        `Connection to the Docker Engine at ${address} was lost (${reason})${unknown ? '; the request may have reached the Engine, so its outcome is unknown (not retried: the operation is not safe to repeat)' : ''}`,
+        { operation, retryable, outcomeUnknown: unknown },
+      );
+    }
+    if (err.code === 'EACCES') {
+      return new ConnectorError('CONNECTION_FAILED', `Cannot connect to the Docker Engine at ${address}: permission denied`, { operation });
+    }
+    return new ConnectorError('CONNECTION_FAILED', this.scrub(`Request to the Docker Engine at ${address} failed: ${reason}`), { operation, cause: err });
+  }
+
+  private async rateLimit(req: EngineRequest): Promise<void> {
+    if (!this.limiter) return;
+    const maxWait = req.timeoutMs ?? this.config.timeout * 1000;
+    const waited = await this.limiter.acquire(
+      maxWait,
+      (wait) =>
+        new ConnectorError('RATE_LIMITED', `Rate limit of ${this.config.rate_limit}/min would delay this call ${(wait / 1000).toFixed(1)}s, past its ${maxWait / 1000}s timeout`, {
+          operation: req.operation,
+          retryable: true,
+        }),
+      req.signal,
+    );
+    if (waited > 0) this.logger.warn({ operation: req.operation, waited_ms: Math.round(waited) }, 'rate limit wait');
+  }
+
+  private async backoff(req: EngineRequest, attempt: number, err: ConnectorError): Promise<void> {
+    const delay = backoffDelay(attempt, this.config.retry_delay, this.random);
+    this.logger.warn({ operation: req.operation, attempt, delay_ms: Math.round(delay), code: err.code, reason: err.message }, 'retrying engine request');
+    await this.clock.sleep(delay, req.signal);
+  }
+}
+
+/** A total or idle timer for one attempt. */
+class Deadline {
+  fired = false;
+  private timer: NodeJS.Timeout | undefined;
+  private onFire: ((err: Error) => void) | undefined;
+
+  constructor(
+    readonly ms: number,
+    readonly kind: 'total' | 'idle',
+  ) {}
+
+  start(onFire: (err: Error) => void): void {
+    this.onFire = onFire;
+    this.arm();
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.onFire?.(new AttemptTimeout(this.kind, this.ms));
+    }, this.ms);
+    this.timer.unref?.();
+  }
+
+  /** From now on the timer fires `onFire`; for idle deadlines each chunk re-arms it. */
+  watch(res: IncomingMessage, onFire: (err: Error) => void): void {
+    this.onFire = onFire;
+    if (this.kind !== 'idle') return;
+    this.arm();
+    // Watch the socket, not the body: a 'data' listener on the body would
+    // switch it to flowing mode before its consumer is attached.
+    const socket = res.socket;
+    if (!socket) return;
+    const refresh = () => {
+      if (!this.fired && this.timer) this.timer.refresh();
+    };
+    socket.on('data', refresh);
+    res.once('close', () => socket.off('data', refresh));
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+async function readCapped(res: IncomingMessage, cap: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      if (size < cap) chunks.push(chunk.subarray(0, cap - size));
+      size += chunk.length;
+      if (size >= cap) break;
+    }
+  } catch {
+    // A body cut short still says what it said so far.
+  } finally {
+    res.destroy();
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export { compareVersions };

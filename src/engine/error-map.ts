@@ -1,0 +1,99 @@
+import { ConnectorError, type ErrorCode } from '../errors.js';
+
+const BODY_CAP = 1000;
+
+/** The Engine's own message from an error body; a non-JSON body (a proxy's HTML) is kept, capped. */
+export function engineMessage(body: string, contentType: string | undefined): string {
+  const text = body.trim();
+  if (text.startsWith('{') || contentType?.includes('json')) {
+    try {
+      const parsed = JSON.parse(text) as { message?: unknown };
+      if (typeof parsed.message === 'string') return parsed.message;
+    } catch {
+      // fall through: report the raw text
+    }
+  }
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > BODY_CAP ? `${flat.slice(0, BODY_CAP)}… (${flat.length} characters, truncated)` : flat;
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'INVALID_PARAMS',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  429: 'RATE_LIMITED',
+  500: 'ENGINE_ERROR',
+  502: 'UNAVAILABLE',
+  503: 'UNAVAILABLE',
+  504: 'TIMEOUT',
+};
+
+export interface HttpErrorContext {
+  operation?: string;
+  apiVersion?: string;
+  retryable?: boolean;
+}
+
+export function mapHttpError(status: number, body: string, contentType: string | undefined, ctx: HttpErrorContext): ConnectorError {
+  const message = engineMessage(body, contentType);
+  const base = { status, operation: ctx.operation, retryable: ctx.retryable ?? false, details: { engine_message: message } };
+
+  const versionMatch = /client version (\S+) is too (old|new)/i.exec(message);
+  if (status === 400 && versionMatch) {
+    const limit = /(Minimum|Maximum) supported API version is (\S+?)[,.]?(\s|$)/i.exec(message);
+    const engineSide = limit ? `the Engine's ${limit[1]!.toLowerCase()} is ${limit[2]}` : 'the Engine refused it';
+    return new ConnectorError(
+      'API_VERSION_UNSUPPORTED',
+      `API version ${versionMatch[1]} is too ${versionMatch[2]} for this Engine (${engineSide}): ${message}`,
+      { ...base, details: { ...base.details, client_version: versionMatch[1], engine_limit: limit?.[2] } },
+    );
+  }
+  if (status === 400 && /HTTP request to an HTTPS server/i.test(message)) {
+    return new ConnectorError('TLS_ERROR', `The Engine endpoint speaks TLS but the connector used plain HTTP: is this a TLS endpoint? Use https:// or set TLS certificates (${message})`, base);
+  }
+  const code: ErrorCode = STATUS_CODES[status] ?? (status >= 500 ? 'ENGINE_ERROR' : 'INVALID_PARAMS');
+  const prefix =
+    status === 401
+      ? 'Authentication failed (HTTP 401)'
+      : status === 403
+        ? 'Access denied (HTTP 403)'
+        : `Engine answered HTTP ${status}`;
+  return new ConnectorError(code, message ? `${prefix}: ${message}` : prefix, base);
+}
+
+const TLS_UNKNOWN_CA = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/** Human messages for TLS failures; undefined when the error is not about TLS. */
+export function tlsErrorMessage(err: NodeJS.ErrnoException & { reason?: string; host?: string; cert?: { subjectaltname?: string; subject?: { CN?: string } } }, address: string): string | undefined {
+  const code = err.code ?? '';
+  const msg = err.message ?? '';
+  if (TLS_UNKNOWN_CA.has(code)) {
+    return `TLS: certificate signed by unknown authority (${code}) at ${address}; set ca_cert to the CA that signed the Engine's certificate, or verify_ssl=false to skip verification`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const names = err.cert?.subjectaltname ?? err.cert?.subject?.CN ?? 'other names';
+    return `TLS: hostname mismatch (certificate is for ${names}) at ${address}; connect by one of those names or set tls_server_name`;
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return `TLS: the Engine's certificate is not valid now (${code}) at ${address}`;
+  }
+  if (/CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA|ALERT_HANDSHAKE_FAILURE|ALERT_CERTIFICATE_UNKNOWN/i.test(code + msg)) {
+    return `TLS: the server requires a client certificate it trusts (${code || msg}) at ${address}; set client_cert and client_key to a certificate signed by the Engine's CA`;
+  }
+  if (/WRONG_VERSION_NUMBER|packet length too long|unknown protocol|HTTP_REQUEST/i.test(code + msg)) {
+    return `TLS: the endpoint at ${address} did not answer with TLS: is this a TLS endpoint? Use http:// or tcp:// without certificates for a plain endpoint`;
+  }
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code === 'EPROTO' || /SSL|TLS/.test(msg)) {
+    return `TLS: handshake with ${address} failed (${code || msg})`;
+  }
+  return undefined;
+}

@@ -1,0 +1,88 @@
+import { createRequire } from 'node:module';
+import { z } from 'zod';
+import { configSchema, SECRET_FIELDS } from './config/schema.js';
+import { listOperations, type OperationDefinition } from './operations/index.js';
+import { MAX_API_VERSION, MIN_API_VERSION } from './engine/version.js';
+
+const requireCjs = createRequire(import.meta.url);
+export const PACKAGE_VERSION: string = (requireCjs('../package.json') as { version: string }).version;
+
+export interface ManifestField {
+  name: string;
+  type: string;
+  default?: unknown;
+  secret: boolean;
+  description?: string;
+  enum?: unknown[];
+}
+
+export interface ManifestOperation {
+  name: string;
+  category: string;
+  title: string;
+  description: string;
+  safety: 'read' | 'write' | 'destructive';
+  idempotent: boolean;
+  dry_run: boolean;
+  streaming: boolean;
+  min_api_version?: string;
+  parameters: Record<string, unknown>;
+  result: string;
+}
+
+export interface Manifest {
+  name: string;
+  version: string;
+  api_versions: { min: string; max: string };
+  config: ManifestField[];
+  operations: ManifestOperation[];
+}
+
+export function parameterSchema(op: OperationDefinition): Record<string, unknown> {
+  const schema = z.toJSONSchema(op.params, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete schema.$schema;
+  return schema;
+}
+
+function configFields(): ManifestField[] {
+  const json = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, Record<string, unknown>> };
+  return Object.entries(json.properties).map(([name, prop]) => {
+    const types = prop.type ?? (Array.isArray(prop.anyOf) ? (prop.anyOf as { type?: string }[]).map((a) => a.type ?? 'string').join('|') : 'string');
+    const field: ManifestField = { name, type: String(types), secret: (SECRET_FIELDS as readonly string[]).includes(name) };
+    if (prop.default !== undefined) field.default = prop.default;
+    if (typeof prop.description === 'string') field.description = prop.description;
+    if (Array.isArray(prop.enum)) field.enum = prop.enum;
+    return field;
+  });
+}
+
+let cached: Manifest | undefined;
+
+/** One JSON document from which a platform can render forms for every operation. */
+export function buildManifest(): Manifest {
+  cached ??= {
+    name: 'docker-connector',
+    version: PACKAGE_VERSION,
+    api_versions: { min: MIN_API_VERSION, max: MAX_API_VERSION },
+    config: configFields(),
+    operations: listOperations().map((op) => {
+      const parameters = parameterSchema(op);
+      const props = (parameters.properties ?? {}) as Record<string, unknown>;
+      const entry: ManifestOperation = {
+        name: op.name,
+        category: op.category,
+        title: op.title,
+        description: op.description,
+        safety: op.safety,
+        idempotent: op.idempotent,
+        dry_run: 'dry_run' in props,
+        streaming: op.streaming ?? false,
+        parameters,
+        result: op.result,
+      };
+      if (op.minApiVersion) entry.min_api_version = op.minApiVersion;
+      return entry;
+    }),
+  };
+  return cached;
+}

@@ -1,0 +1,2 @@
+/** Container operations. */
+export const containerOperations = [] as const;

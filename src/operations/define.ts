@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import type { Readable } from 'node:stream';
+import type { EngineClient, EngineRequest, EngineResponse } from '../engine/client.js';
+import type { IncomingMessage } from 'node:http';
+import type { ConnectorConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { ProgressMessage } from '../engine/json-stream.js';
+import type { RegistryCredentials } from '../engine/registry-auth.js';
+
+export type Safety = 'read' | 'write' | 'destructive';
+export type Category = 'system' | 'containers' | 'images' | 'networks' | 'volumes';
+
+/** Progress events the CLI turns into bars (pull, push, build, save, load, export). */
+export type ProgressEvent = { kind: 'message'; message: ProgressMessage } | { kind: 'bytes'; bytes: number; total?: number; label?: string };
+
+/**
+ * What an operation's `run` may use. It is bound to one call: requests it
+ * makes carry the operation's name (for logs and errors) and its
+ * repeat-safety (for retries) unless a request says otherwise.
+ */
+export interface OperationContext {
+  readonly operation: string;
+  /** The API version requests go out with (negotiated or pinned). */
+  readonly apiVersion: string;
+  /** True when the API version in use is at least `v`. */
+  atLeast(v: string): boolean;
+  readonly config: ConnectorConfig;
+  readonly log: Logger;
+  readonly signal: AbortSignal | undefined;
+  /** Plain call → parsed JSON body. */
+  json<T = unknown>(req: EngineRequest): Promise<EngineResponse<T>>;
+  /** Streaming call → unread body (consume or destroy it). */
+  stream(req: EngineRequest): Promise<EngineResponse<IncomingMessage>>;
+  /** The low-level client, for the few operations that need it (ping). */
+  readonly engine: EngineClient;
+  /** X-Registry-Auth value from per-call credentials, else the configured ones; undefined when none. */
+  registryAuth(override?: RegistryCredentials): string | undefined;
+  /** Progress sink; a no-op unless a surface asked for progress. */
+  progress(event: ProgressEvent): void;
+}
+
+export interface OperationDefinition<Name extends string = string, S extends z.ZodType = z.ZodType, R = unknown> {
+  name: Name;
+  category: Category;
+  title: string;
+  description: string;
+  params: S;
+  safety: Safety;
+  /** Sending it twice does no harm: retried after a lost connection. */
+  idempotent: boolean;
+  /** What the result holds, for the manifest and docs. */
+  result: string;
+  /** Lowest Engine API version the operation works with, if above the connector's minimum. */
+  minApiVersion?: string;
+  /** Long-running or streaming: the configured timeout applies as an idle timeout. */
+  streaming?: boolean;
+  run(ctx: OperationContext, params: z.output<S>): Promise<R>;
+  /** The result to give instead of failing (health reports an unreachable Engine, it does not throw). */
+  resultOnError?(err: import('../errors.js').ConnectorError): R;
+  /**
+   * Optional raw-stream form for large results (export, save, copy): the
+   * library returns the Node stream, the HTTP service sends it as the body.
+   */
+  openStream?(ctx: OperationContext, params: z.output<S>): Promise<{ stream: Readable; contentType: string }>;
+}
+
+/** Declares an operation; the identity function keeps literal types for inference. */
+export function defineOperation<const Name extends string, S extends z.ZodType, R>(def: OperationDefinition<Name, S, R>): OperationDefinition<Name, S, R> {
+  return def;
+}
+
+/* ---------- parameter building blocks shared by the families ---------- */
+
+/** A container id, short id, or name. Names follow the Engine's rule; ids are hex. */
+export const containerRef = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'expected a container id or name (letters, digits, "_", ".", "-")')
+  .describe('Container id, short id, or name');
+
+/** An image reference (repo[:tag][@digest]) or id. */
+export const imageRef = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9._\-/:@]*$/, 'expected an image reference like repo:tag, repo@sha256:… or an image id')
+  .refine((s) => !s.split('/').some((part) => part === '..' || part === '.'), 'must not contain "." or ".." path segments')
+  .describe('Image reference (repo:tag, repo@sha256:…) or id');
+
+/** Engine filters: {"status": ["exited"], "label": ["a=b"]}; a single string is accepted for one value. */
+export const filtersParam = z
+  .record(z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'filter names are letters, digits, "_", ".", "-"'), z.union([z.string(), z.array(z.string()), z.boolean(), z.number()]))
+  .describe('Engine filters, e.g. {"status": ["exited"], "label": ["env=prod"]}');
+
+export const dryRunParam = z.boolean().default(false).describe('List what would be removed without removing anything');
+
+export const registryCredentialsParam = z
+  .object({
+    username: z.string().optional(),
+    password: z.string().optional(),
+    serveraddress: z.string().optional(),
+    identitytoken: z.string().optional(),
+  })
+  .strict()
+  .describe('Registry credentials for this call (default: the configured ones)');
+
+/** A duration like "10m", "90s", "2h", "1d", or a plain number of seconds. */
+export const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+
+export function durationToSeconds(value: string): number | undefined {
+  const m = DURATION_PATTERN.exec(value.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[unit] ?? 1;
+  return n * factor;
+}
+
+/**
+ * A point in time for `since`/`until`: a relative duration back from `now`
+ * ("10m"), unix seconds, or an RFC 3339 date. Returns unix seconds.
+ */
+export function toUnixSeconds(value: string | number, now: number = Date.now()): number | undefined {
+  if (typeof value === 'number') return value;
+  const s = value.trim();
+  if (/^\d+(\.\d+)?$/.test(s) && Number(s) > 100_000_000) return Number(s);
+  const rel = durationToSeconds(s);
+  if (rel !== undefined) return now / 1000 - rel;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : t / 1000;
+}
+
+export const timePointParam = z
+  .union([z.number().nonnegative(), z.string().refine((s) => toUnixSeconds(s) !== undefined, 'expected a duration like "10m", unix seconds, or an RFC 3339 date')])
+  .describe('A time: relative ("10m" = ten minutes ago), unix seconds, or RFC 3339');

@@ -1,0 +1,2 @@
+/** Images operations. */
+export const imageOperations = [] as const;

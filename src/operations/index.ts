@@ -1,0 +1,33 @@
+import type { z } from 'zod';
+import { systemOperations } from './system.js';
+import { containerOperations } from './containers.js';
+import { imageOperations } from './images.js';
+import { networkOperations } from './networks.js';
+import { volumeOperations } from './volumes.js';
+import type { OperationDefinition } from './define.js';
+
+/**
+ * The operation registry: the single source of truth. The manifest, the
+ * CLI, the HTTP routes and OpenAPI document and the MCP tools are all
+ * derived from this list. Adding an operation = one declaration in its
+ * family file + its tests.
+ */
+export const operations = [...systemOperations, ...containerOperations, ...imageOperations, ...networkOperations, ...volumeOperations] as const;
+
+export type AnyOperation = (typeof operations)[number];
+export type OperationName = AnyOperation['name'];
+export type OperationByName<N extends OperationName> = Extract<AnyOperation, { name: N }>;
+export type ParamsOf<N extends OperationName> = z.input<OperationByName<N>['params']>;
+export type ResultOf<N extends OperationName> = Awaited<ReturnType<OperationByName<N>['run']>>;
+
+const byName = new Map<string, OperationDefinition>(operations.map((op) => [op.name, op as unknown as OperationDefinition]));
+
+export function getOperation(name: string): OperationDefinition | undefined {
+  return byName.get(name);
+}
+
+export function listOperations(): OperationDefinition[] {
+  return [...byName.values()];
+}
+
+export type { OperationDefinition, OperationContext, Safety, Category } from './define.js';

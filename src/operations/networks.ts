@@ -1,0 +1,2 @@
+/** Networks operations. */
+export const networkOperations = [] as const;

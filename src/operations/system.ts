@@ -1,0 +1,186 @@
+import { z } from 'zod';
+import { ConnectorError } from '../errors.js';
+import { toStreamError } from '../engine/json-stream.js';
+import { normalizeFilters } from '../engine/path.js';
+import { defineOperation, filtersParam, timePointParam, toUnixSeconds } from './define.js';
+
+const noParams = z.object({}).strict();
+
+export const ping = defineOperation({
+  name: 'ping',
+  category: 'system',
+  title: 'Ping the Engine',
+  description: 'Checks that the Engine answers. Reports its newest API version and OS type.',
+  params: noParams,
+  safety: 'read',
+  idempotent: true,
+  result: '{ok: true, api_version, engine_api_version, os_type, experimental, builder_version}',
+  async run(ctx) {
+    const info = await ctx.engine.ping(ctx.signal, ctx.operation);
+    return {
+      ok: true as const,
+      api_version: ctx.apiVersion,
+      engine_api_version: info.apiVersion ?? null,
+      os_type: info.osType ?? null,
+      experimental: info.experimental,
+      builder_version: info.builderVersion ?? null,
+    };
+  },
+});
+
+export const getVersion = defineOperation({
+  name: 'get_version',
+  category: 'system',
+  title: 'Engine version',
+  description: 'The Engine version, API version range, Go version, OS, architecture and components (GET /version).',
+  params: noParams,
+  safety: 'read',
+  idempotent: true,
+  result: "The Engine's version object: Version, ApiVersion, MinAPIVersion, Os, Arch, KernelVersion, Components …",
+  async run(ctx) {
+    const res = await ctx.json<Record<string, unknown>>({ method: 'GET', path: '/version' });
+    return res.body;
+  },
+});
+
+export const getInfo = defineOperation({
+  name: 'get_info',
+  category: 'system',
+  title: 'Engine information',
+  description: 'System-wide information: containers and images counts, storage driver, plugins, security options, resources (GET /info).',
+  params: noParams,
+  safety: 'read',
+  idempotent: true,
+  result: "The Engine's info object (ID, Containers, Images, Driver, MemTotal, NCPU, ServerVersion, …)",
+  async run(ctx) {
+    const res = await ctx.json<Record<string, unknown>>({ method: 'GET', path: '/info' });
+    return res.body;
+  },
+});
+
+export const systemDf = defineOperation({
+  name: 'system_df',
+  category: 'system',
+  title: 'Disk usage',
+  description: 'Disk space used by images, containers, volumes and build cache (GET /system/df). The shape follows the API version in use.',
+  params: z
+    .object({
+      types: z
+        .array(z.enum(['container', 'image', 'volume', 'build-cache']))
+        .optional()
+        .describe('Only these object types (API 1.42+; ignored on older Engines)'),
+    })
+    .strict(),
+  safety: 'read',
+  idempotent: true,
+  result: '{LayersSize, Images, Containers, Volumes, BuildCache} as the Engine reports them',
+  async run(ctx, params) {
+    const query = params.types && ctx.atLeast('1.42') ? { type: params.types } : undefined;
+    const res = await ctx.json<Record<string, unknown>>({ method: 'GET', path: '/system/df', query, timeoutMs: Math.max(ctx.config.timeout, 120) * 1000 });
+    return res.body;
+  },
+});
+
+const MAX_EVENTS_DEFAULT = 1000;
+
+export const systemEvents = defineOperation({
+  name: 'system_events',
+  category: 'system',
+  title: 'Engine events (snapshot)',
+  description:
+    'Events between `since` and `until` (default: the last 10 minutes up to now). Always returns: a future `until` waits at most until then, and the snapshot stops at `max_events`.',
+  params: z
+    .object({
+      since: timePointParam.optional().describe('Start: "10m" (ten minutes ago), unix seconds or RFC 3339; default 10m'),
+      until: timePointParam.optional().describe('End: same forms; default now. A future time waits until then (at most 300 s ahead).'),
+      filters: filtersParam.optional().describe('Event filters: type, event, container, image, label, network, volume, daemon, scope'),
+      max_events: z.number().int().min(1).max(100_000).default(MAX_EVENTS_DEFAULT).describe('Stop after this many events'),
+    })
+    .strict(),
+  safety: 'read',
+  idempotent: true,
+  streaming: true,
+  result: '{events: [...the Engine\'s event objects], count, truncated, since, until} (times in unix seconds)',
+  async run(ctx, params) {
+    const now = Date.now();
+    const until = params.until === undefined ? now / 1000 : toUnixSeconds(params.until, now)!;
+    const since = params.since === undefined ? until - 600 : toUnixSeconds(params.since, now)!;
+    if (since > until) throw new ConnectorError('INVALID_PARAMS', 'Invalid parameter since: it is after until', { operation: ctx.operation });
+    const ahead = until - now / 1000;
+    if (ahead > 300) throw new ConnectorError('INVALID_PARAMS', 'Invalid parameter until: at most 300 seconds in the future', { operation: ctx.operation });
+    const res = await ctx.stream({
+      method: 'GET',
+      path: '/events',
+      query: { since: since.toFixed(9), until: until.toFixed(9), filters: normalizeFilters(params.filters) },
+      // The Engine closes the stream at `until`; allow that long plus a margin of silence.
+      idleTimeoutMs: (Math.max(0, ahead) + ctx.config.timeout) * 1000,
+    });
+    const events: unknown[] = [];
+    let truncated = false;
+    let pending = '';
+    try {
+      res.body.setEncoding('utf8');
+      outer: for await (const chunk of res.body as AsyncIterable<string>) {
+        pending += chunk;
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl).trim();
+          pending = pending.slice(nl + 1);
+          if (!line) continue;
+          events.push(JSON.parse(line));
+          if (events.length >= params.max_events) {
+            truncated = true;
+            break outer;
+          }
+        }
+      }
+      if (!truncated && pending.trim()) events.push(JSON.parse(pending));
+    } catch (err) {
+      throw toStreamError(err, ctx.operation);
+    } finally {
+      res.body.destroy();
+    }
+    return { events, count: events.length, truncated, since, until };
+  },
+});
+
+export interface HealthResult {
+  reachable: boolean;
+  endpoint: string | null;
+  api_version: string | null;
+  engine_api_version: string | null;
+  engine_version: string | null;
+  latency_ms: number | null;
+  error?: { code: string; message: string };
+}
+
+export const health = defineOperation({
+  name: 'health',
+  category: 'system',
+  title: 'Connector health',
+  description: 'Whether the Engine is reachable, the API version in use, the Engine version and the round-trip latency. Never changes anything and never fails: an unreachable Engine is reported in the result.',
+  params: noParams,
+  safety: 'read',
+  idempotent: true,
+  result: '{reachable, endpoint, api_version, engine_api_version, engine_version, latency_ms, error?}',
+  async run(ctx) {
+    // The connector calls this with a context whose version may be unknown; see Connector.health().
+    const started = performance.now();
+    const info = await ctx.engine.ping(ctx.signal, ctx.operation);
+    const latency = performance.now() - started;
+    const version = await ctx.json<{ Version?: string }>({ method: 'GET', path: '/version' });
+    return {
+      reachable: true,
+      endpoint: ctx.engine.endpoint.address,
+      api_version: ctx.apiVersion,
+      engine_api_version: info.apiVersion ?? null,
+      engine_version: version.body?.Version ?? null,
+      latency_ms: Math.round(latency * 100) / 100,
+    } as HealthResult;
+  },
+  resultOnError(err) {
+    return { reachable: false, endpoint: null, api_version: null, engine_api_version: null, engine_version: null, latency_ms: null, error: { code: err.code, message: err.message } };
+  },
+});
+
+export const systemOperations = [ping, getVersion, getInfo, systemDf, systemEvents, health] as const;

@@ -1,0 +1,2 @@
+/** Volumes operations. */
+export const volumeOperations = [] as const;

@@ -1,0 +1,369 @@
+# shellcheck shell=bash
+# Shared helpers for the Docker Connector test harness (sourced by up.sh,
+# down.sh, restart-engine.sh). Everything lives under one state dir;
+# nothing touches a system Docker (/var/run/docker.sock, /var/lib/docker).
+
+HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DC_S=${DC_HARNESS_DIR:-/tmp/dch}
+DC_S=${DC_S%/}
+DC_CACHE=${DC_ENGINE_CACHE:-/var/cache/docker-connector/engine-new}
+DC_CACHE=${DC_CACHE%/}
+
+DC_ENGINES=(old new)
+DC_IMAGE=dc-busybox:latest
+DC_REG_PORT=5000
+DC_STUB_PORT=5001
+DC_ENGINE_TLS_PORT=2376
+DC_TLS_PORT=23760
+DC_BASIC_PORT=23762
+DC_BEARER_PORT=23763
+DC_SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+export DOCKER_CONFIG="$DC_S/docker-config"   # never ~/.docker
+unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH DOCKER_API_VERSION || true
+
+log() { printf '[harness %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+warn() { printf '[harness %s] WARNING: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[harness %s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
+
+# show the last lines of a log file on stderr (for error reports)
+show_log() {
+  local f=$1 n=${2:-25}
+  if [ -f "$f" ]; then
+    printf -- '----- last %s lines of %s -----\n' "$n" "$f" >&2
+    tail -n "$n" "$f" >&2 || true
+    printf -- '-----\n' >&2
+  fi
+}
+
+check_state_dir_sane() {
+  case "$DC_S" in
+    /*) ;;
+    *) die "DC_HARNESS_DIR must be an absolute path (got '$DC_S')" ;;
+  esac
+  case "$DC_S" in
+    / | /tmp | /var | /var/* | /usr | /usr/* | /etc | /etc/* | /root | /home | /run | /run/* | /proc* | /sys* | /dev*)
+      case "$DC_S" in
+        /var/tmp/?*) ;;
+        *) die "refusing to use '$DC_S' as harness state dir" ;;
+      esac ;;
+  esac
+  # unix socket paths must stay < 100 chars: the longest one is
+  # $DC_S/new/ctd/containerd.sock.ttrpc (~30 chars + state dir)
+  if [ "${#DC_S}" -gt 60 ]; then
+    die "DC_HARNESS_DIR '$DC_S' is too long (${#DC_S} chars): unix socket paths must stay < 100 chars; use a short path like /tmp/dch"
+  fi
+}
+
+# take an exclusive lock so up/down/restart never run concurrently
+harness_lock() {
+  exec 9>"${DC_S}.lock"
+  flock -w 300 9 || die "could not lock ${DC_S}.lock (another harness script running?)"
+}
+
+engine_dir() { printf '%s/%s' "$DC_S" "$1"; }
+engine_ns() { printf 'dc-%s' "$1"; }
+engine_sock() { printf '%s/%s/docker.sock' "$DC_S" "$1"; }
+engine_host() { printf 'unix://%s/%s/docker.sock' "$DC_S" "$1"; }
+
+engine_path() {
+  if [ "$1" = new ]; then
+    printf '%s/usr/sbin:%s/usr/bin:%s' "$DC_CACHE" "$DC_CACHE" "$DC_SYS_PATH"
+  else
+    printf '%s' "$DC_SYS_PATH"
+  fi
+}
+engine_dockerd() {
+  if [ "$1" = new ]; then printf '%s/usr/sbin/dockerd' "$DC_CACHE"; else printf '/usr/sbin/dockerd'; fi
+}
+engine_containerd() {
+  if [ "$1" = new ]; then printf '%s/usr/bin/containerd' "$DC_CACHE"; else printf '/usr/bin/containerd'; fi
+}
+
+# docker CLI (Debian's 20.10 client; negotiates API 1.41 with both engines)
+dk() {
+  local name=$1; shift
+  docker -H "$(engine_host "$name")" "$@"
+}
+
+# spawn NAME LOGFILE CMD...: start CMD detached, in its own session (so its
+# process group can be killed as a whole), stdin/stdout/stderr away from
+# the caller (a caller waiting for our output must not hang), lock fd closed,
+# tagged with DC_HARNESS_STATE so down.sh finds it even without pid files.
+spawn() {
+  local name=$1 logf=$2; shift 2
+  mkdir -p "$DC_S/run"
+  DC_HARNESS_STATE="$DC_S" setsid "$@" </dev/null >>"$logf" 2>&1 9>&- &
+  echo "$!" >"$DC_S/run/$name.pid"
+}
+
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+pidfile_pid() {
+  local f=$1 p
+  [ -f "$f" ] || return 1
+  p=$(tr -dc '0-9' <"$f")
+  [ -n "$p" ] || return 1
+  printf '%s' "$p"
+}
+
+# wait_until TIMEOUT_S DESCRIPTION CMD... : poll CMD until it succeeds
+wait_until() {
+  local timeout=$1 desc=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  while :; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      printf '[harness] timed out after %ss waiting for %s\n' "$timeout" "$desc" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+engine_ping() {
+  local out
+  out=$(curl -sS --max-time 3 --unix-socket "$(engine_sock "$1")" http://docker/_ping 2>/dev/null) || return 1
+  [ "$out" = OK ]
+}
+
+in_ns() {
+  local name=$1; shift
+  nsenter --net="/var/run/netns/$(engine_ns "$name")" "$@"
+}
+
+# ---------- containerd + dockerd for one engine ----------
+
+write_containerd_config() {
+  local name=$1 d
+  d=$(engine_dir "$name")
+  mkdir -p "$d/ctd"
+  # version 2 config: read by containerd 1.6 (old) and migrated by 2.x (new)
+  cat >"$d/containerd.toml" <<EOF
+version = 2
+root = "$d/ctd/root"
+state = "$d/ctd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+oom_score = 0
+
+[grpc]
+  address = "$d/ctd/containerd.sock"
+
+[ttrpc]
+  address = ""
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+EOF
+}
+
+start_containerd() {
+  local name=$1 d ns
+  d=$(engine_dir "$name"); ns=$(engine_ns "$name")
+  write_containerd_config "$name"
+  rm -f "$d/ctd/containerd.sock" "$d/ctd/containerd.sock.ttrpc"
+  spawn "containerd-$name" "$d/containerd.log" \
+    env PATH="$(engine_path "$name")" \
+    nsenter --net="/var/run/netns/$ns" "$(engine_containerd "$name")" --config "$d/containerd.toml"
+  if ! wait_until 30 "containerd ($name)" test -S "$d/ctd/containerd.sock"; then
+    show_log "$d/containerd.log"
+    die "containerd for engine '$name' did not come up"
+  fi
+}
+
+containerd_alive() {
+  local p
+  p=$(pidfile_pid "$DC_S/run/containerd-$1.pid") || return 1
+  pid_alive "$p" && test -S "$(engine_dir "$1")/ctd/containerd.sock"
+}
+
+# the argument list of dockerd for one engine (same on up and restart)
+dockerd_args() {
+  local name=$1 d drv
+  d=$(engine_dir "$name")
+  drv=$(cat "$d/storage-driver" 2>/dev/null || echo overlay2)
+  DOCKERD_ARGS=(
+    --config-file "$d/daemon.json"
+    --data-root "$d/data"
+    --exec-root "$d/exec"
+    --pidfile "$d/docker.pid"
+    --containerd "$d/ctd/containerd.sock"
+    -H "unix://$d/docker.sock"
+    --storage-driver "$drv"
+    --exec-opt native.cgroupdriver=cgroupfs
+    --cgroup-parent "/dc-$name"
+  )
+  if [ "$name" = new ]; then
+    DOCKERD_ARGS+=(
+      -H "tcp://127.0.0.1:$DC_ENGINE_TLS_PORT"
+      --tlsverify
+      --tlscacert "$DC_S/tls/ca.pem"
+      --tlscert "$DC_S/tls/server-cert.pem"
+      --tlskey "$DC_S/tls/server-key.pem"
+    )
+  fi
+}
+
+# start dockerd and wait for /_ping; returns 1 (does not die) on failure
+start_dockerd() {
+  local name=$1 d ns p extra_env=()
+  d=$(engine_dir "$name"); ns=$(engine_ns "$name")
+  mkdir -p "$d/data" "$d/exec"
+  [ -f "$d/daemon.json" ] || echo '{}' >"$d/daemon.json"
+  rm -f "$d/docker.sock" "$d/docker.pid"
+  dockerd_args "$name"
+  # restart-engine.sh passes DOCKER_MIN_API_VERSION through (refusal-path tests)
+  if [ -n "${DOCKER_MIN_API_VERSION:-}" ]; then
+    extra_env+=("DOCKER_MIN_API_VERSION=$DOCKER_MIN_API_VERSION")
+  fi
+  printf '\n==== %s starting dockerd %s\n' "$(date -Is)" "${DOCKERD_ARGS[*]}" >>"$d/dockerd.log"
+  spawn "dockerd-$name" "$d/dockerd.log" \
+    env -u DOCKER_HOST -u NOTIFY_SOCKET PATH="$(engine_path "$name")" "${extra_env[@]}" \
+    nsenter --net="/var/run/netns/$ns" "$(engine_dockerd "$name")" "${DOCKERD_ARGS[@]}"
+  p=$(cat "$DC_S/run/dockerd-$name.pid")
+  local deadline=$((SECONDS + 60))
+  while :; do
+    if engine_ping "$name"; then return 0; fi
+    if ! pid_alive "$p"; then
+      printf '[harness] dockerd (%s) exited during startup\n' "$name" >&2
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      printf '[harness] dockerd (%s) did not answer /_ping within 60s\n' "$name" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# stop dockerd of one engine (TERM, then KILL after a grace period)
+stop_dockerd() {
+  local name=$1 sig=${2:-TERM} grace=${3:-30} d p
+  d=$(engine_dir "$name")
+  p=$(pidfile_pid "$DC_S/run/dockerd-$name.pid" || pidfile_pid "$d/docker.pid" || true)
+  if pid_alive "$p"; then
+    kill "-$sig" "$p" 2>/dev/null || true
+    local deadline=$((SECONDS + grace))
+    while pid_alive "$p"; do
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        warn "dockerd ($name) still alive after ${grace}s: SIGKILL"
+        kill -KILL "$p" 2>/dev/null || true
+        sleep 0.2
+        break
+      fi
+      sleep 0.1
+    done
+  fi
+  rm -f "$d/docker.sock" "$d/docker.pid"
+}
+
+# ---------- leftovers: find and kill everything of this harness ----------
+
+# ancestors of this shell (never kill ourselves or our callers)
+_ancestors() {
+  local p=$$
+  while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+    printf '%s\n' "$p"
+    p=$(awk '/^PPid:/{print $2}' "/proc/$p/status" 2>/dev/null || true)
+  done
+  printf '%s\n' "${BASHPID:-$$}"
+}
+
+# print pids belonging to this harness instance:
+#  - tagged with DC_HARNESS_STATE=<state dir> in their environment
+#  - whose command line mentions the state dir (containerd shims, socat, nginx master)
+#  - living in our network namespaces (dockerd, containerd, registries, stubs, host-network containers)
+#  - in our cgroup parents /dc-old, /dc-new (container processes)
+harness_pids() {
+  local tag="DC_HARNESS_STATE=$DC_S" p
+  {
+    # one grep over all processes (cheap even with many processes)
+    grep -lzxF -- "$tag" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true
+    # the bracket keeps this grep from matching its own command line
+    local re
+    re=$(printf '%s/' "$DC_S" | sed 's/[.[\*^$+?(){}|]/\\&/g')
+    re="[${re:0:1}]${re:1}"
+    grep -lzE -- "$re" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true
+    local n
+    for n in "${DC_ENGINES[@]}"; do
+      if [ -e "/var/run/netns/$(engine_ns "$n")" ]; then
+        ip netns pids "$(engine_ns "$n")" 2>/dev/null || true
+      fi
+      for p in /sys/fs/cgroup/*/"dc-$n" /sys/fs/cgroup/"dc-$n"; do
+        [ -d "$p" ] || continue
+        find "$p" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+      done
+    done
+  } | sort -un | grep -vxF -f <(_ancestors) || true
+}
+
+kill_harness_processes() {
+  local i pids
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    pids=$(harness_pids | tr '\n' ' ')
+    [ -n "${pids// /}" ] || return 0
+    if [ "$i" = 1 ]; then log "killing leftover harness processes: $pids"; fi
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.3
+  done
+  pids=$(harness_pids | tr '\n' ' ')
+  [ -z "${pids// /}" ] || warn "some harness processes survived SIGKILL: $pids"
+}
+
+unmount_state_dir() {
+  local m i
+  for i in 1 2 3; do
+    m=$(findmnt -rn -o TARGET 2>/dev/null | grep -E "^${DC_S//./\\.}(/|$)" | sort -r || true)
+    [ -n "$m" ] || return 0
+    while IFS= read -r t; do
+      [ -n "$t" ] || continue
+      t=$(printf '%b' "$t")   # findmnt escapes blanks as \x20
+      umount "$t" 2>/dev/null || umount -l "$t" 2>/dev/null || true
+    done <<<"$m"
+  done
+  m=$(findmnt -rn -o TARGET 2>/dev/null | grep -E "^${DC_S//./\\.}(/|$)" || true)
+  [ -z "$m" ] || warn "mounts left under $DC_S: $m"
+}
+
+delete_netns() {
+  local n ns
+  for n in "${DC_ENGINES[@]}"; do
+    ns=$(engine_ns "$n")
+    if [ -e "/var/run/netns/$ns" ]; then
+      ip netns delete "$ns" 2>/dev/null || true
+      if [ -e "/var/run/netns/$ns" ]; then
+        umount -l "/var/run/netns/$ns" 2>/dev/null || true
+        rm -f "/var/run/netns/$ns" 2>/dev/null || true
+      fi
+    fi
+  done
+}
+
+remove_cgroups() {
+  local n c
+  for n in "${DC_ENGINES[@]}"; do
+    for c in /sys/fs/cgroup/*/"dc-$n" /sys/fs/cgroup/"dc-$n"; do
+      [ -d "$c" ] || continue
+      find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+  done
+}
+
+# full teardown of this harness instance; safe on any leftovers
+teardown_all() {
+  check_state_dir_sane
+  kill_harness_processes
+  unmount_state_dir
+  delete_netns
+  remove_cgroups
+  if [ -e "$DC_S" ]; then
+    rm -rf --one-file-system "$DC_S" 2>/dev/null || {
+      unmount_state_dir
+      rm -rf --one-file-system "$DC_S" || die "could not remove $DC_S"
+    }
+  fi
+}
