@@ -142,8 +142,9 @@ export class EngineClient {
     try {
       res = await this.text({ method: 'HEAD', path: '/_ping', versioned: false, operation, signal });
     } catch (err) {
-      // Engines before 1.40 (and some proxies) do not answer HEAD.
-      if (err instanceof ConnectorError && (err.status === 404 || err.status === 405)) {
+      // Engines before 1.40 and some proxies do not answer HEAD, and a HEAD
+      // answer has no body to explain a 400 (e.g. plain HTTP sent to a TLS port).
+      if (err instanceof ConnectorError && (err.status === 400 || err.status === 404 || err.status === 405)) {
         res = await this.text({ method: 'GET', path: '/_ping', versioned: false, operation, signal });
       } else {
         throw err;
