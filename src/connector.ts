@@ -58,9 +58,13 @@ export class DockerConnector {
     return validateParams(op, params);
   }
 
-  async execute<N extends OperationName>(name: N, params?: ParamsOf<N>, opts?: ExecuteOptions): Promise<ResultOf<N>>;
-  async execute(name: string, params?: unknown, opts?: ExecuteOptions): Promise<unknown>;
-  async execute(name: string, params: unknown = {}, opts: ExecuteOptions = {}): Promise<unknown> {
+  /** Runs an operation; parameters and result are typed from the registry. */
+  async execute<N extends OperationName>(name: N, params?: ParamsOf<N>, opts?: ExecuteOptions): Promise<ResultOf<N>> {
+    return (await this.executeDynamic(name, params, opts)) as ResultOf<N>;
+  }
+
+  /** The same, for callers that hold the name as data (CLI, HTTP, MCP): validated at run time only. */
+  async executeDynamic(name: string, params: unknown = {}, opts: ExecuteOptions = {}): Promise<unknown> {
     const op = this.operation(name);
     const valid = validateParams(op, params ?? {});
     const started = performance.now();
@@ -90,7 +94,7 @@ export class DockerConnector {
   }
 
   async health(): Promise<HealthResult> {
-    return (await this.execute('health', {})) as HealthResult;
+    return (await this.executeDynamic('health', {})) as HealthResult;
   }
 
   manifest(): Manifest {

@@ -168,7 +168,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         }
         const c = connect(cmd);
         const onProgress = io.stderr.isTTY ? createProgressRenderer(io.stderr) : undefined;
-        const result = await c.execute(name, params, { onProgress: onProgress?.update });
+        const result = await c.executeDynamic(name, params, { onProgress: onProgress?.update });
         onProgress?.done();
         io.stdout.write(`${scrubText(json(result, pretty), secrets)}\n`);
       } catch (err) {
