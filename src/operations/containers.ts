@@ -1,2 +1,836 @@
-/** Container operations. */
-export const containerOperations = [] as const;
+/**
+ * Container lifecycle operations: list, inspect, create, start/stop/…,
+ * remove, top, changes, wait, commit, update, prune. (Exec, logs, stats,
+ * export and copy live in container-io.ts.)
+ */
+import { z } from 'zod';
+import { ConnectorError } from '../errors.js';
+import { enginePath, normalizeFilters } from '../engine/path.js';
+import {
+  buildCreateBody,
+  buildUpdateBody,
+  mapChanges,
+  ParamError,
+  parseCpus,
+  parseEnv,
+  parseLabels,
+  parsePorts,
+  parseRestartPolicy,
+  parseSize,
+  parseVolumes,
+  toArgv,
+  type PortsInput,
+} from './container-params.js';
+import { containerRef, defineOperation, dryRunParam, filtersParam, imageRef, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
+
+/* ---------------- parameter building blocks ---------------- */
+
+/** A schema whose value is parsed by a container-params helper; its ParamError becomes a validation issue on this parameter. */
+function parsedWith<S extends z.ZodType, O>(schema: S, parse: (value: z.output<S>) => O) {
+  return schema.transform((value, ctx) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      if (!(err instanceof ParamError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+      return z.NEVER;
+    }
+  });
+}
+
+const sizeParam = parsedWith(z.union([z.number(), z.string()]), (v) => parseSize(v));
+const cpusParam = parsedWith(z.union([z.number(), z.string()]), parseCpus).describe('CPUs the container may use, e.g. 0.5 or 2 (sent as NanoCpus)');
+const restartPolicyParam = parsedWith(
+  z.union([
+    z.string(),
+    z
+      .object({
+        name: z.enum(['no', 'always', 'unless-stopped', 'on-failure']).describe('Policy name'),
+        maximum_retry_count: z.number().int().min(0).optional().describe('Retries before giving up (on-failure only)'),
+      })
+      .strict(),
+  ]),
+  parseRestartPolicy,
+).describe('Restart policy: "no", "always", "unless-stopped", "on-failure" or "on-failure:3", or {name, maximum_retry_count}');
+
+/** The Engine's container name rule (two characters at least). */
+const containerName = z
+  .string()
+  .max(255)
+  .regex(/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'expected a name of letters, digits, "_", ".", "-" (at least 2 characters, starting with a letter or digit)');
+
+
+const signalParam = z
+  .string()
+  .max(32)
+  .regex(/^(?:[A-Za-z][A-Za-z0-9+-]*|\d{1,2})$/, 'expected a signal name like "SIGTERM", "TERM", "SIGRTMIN+3" or a number like "9"');
+
+/** Field names in the Engine's own config objects are PascalCase; snake_case here is almost always a mix-up with the friendly parameters. */
+const engineFields = z.record(z.string(), z.unknown()).superRefine((obj, ctx) => {
+  for (const key of Object.keys(obj)) {
+    if (!/^[A-Z][A-Za-z0-9]*$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is not an Engine field: Engine field names are PascalCase (e.g. "StopSignal")` });
+  }
+});
+
+const timeoutSeconds = z.number().int().min(0).max(86_400);
+
+/* ---------------- small shared pieces ---------------- */
+
+export interface ContainerSummary {
+  Id: string;
+  Names?: string[] | null;
+  Created: number;
+  Labels?: Record<string, string> | null;
+  SizeRw?: number;
+  State?: string;
+}
+
+export interface ContainerInspect {
+  Id: string;
+  Name: string;
+  State?: { Status?: string; Running?: boolean; Paused?: boolean; Restarting?: boolean };
+  Mounts?: { Type?: string; Name?: string; Destination?: string }[] | null;
+  HostConfig?: { AutoRemove?: boolean; Links?: string[] | null };
+}
+
+function displayName(names: string[] | null | undefined): string | null {
+  const first = names?.[0];
+  return first === undefined ? null : first.replace(/^\//, '');
+}
+
+/** Fails with API_VERSION_UNSUPPORTED, before anything is sent, when a parameter needs a newer API. */
+function requireApi(ctx: OperationContext, version: string, param: string): void {
+  if (!ctx.atLeast(version)) {
+    throw new ConnectorError('API_VERSION_UNSUPPORTED', `Parameter ${param} needs Engine API ${version} or newer; this Engine speaks ${ctx.apiVersion}`, {
+      operation: ctx.operation,
+      details: { parameters: [param] },
+    });
+  }
+}
+
+async function inspect(ctx: OperationContext, container: string): Promise<ContainerInspect> {
+  return (await ctx.json<ContainerInspect>({ method: 'GET', path: enginePath`/containers/${container}/json` })).body;
+}
+
+/** A POST action where 304 means "already in that state". */
+async function stateAction(ctx: OperationContext, container: string, action: string, query?: Record<string, string | number | undefined>, timeoutMs?: number) {
+  const res = await ctx.json({
+    method: 'POST',
+    path: `${enginePath`/containers/${container}`}/${action}`,
+    query,
+    okStatuses: [304],
+    timeoutMs,
+  });
+  return { container, changed: res.status !== 304 };
+}
+
+/** Stop and restart wait for the container to exit: allow that long, plus the configured timeout for the call itself. */
+function stopCallTimeout(ctx: OperationContext, waitSeconds: number | undefined): number {
+  return ((waitSeconds ?? 10) + ctx.config.timeout) * 1000;
+}
+
+/* ---------------- read operations ---------------- */
+
+export const listContainers = defineOperation({
+  name: 'list_containers',
+  category: 'containers',
+  title: 'List containers',
+  description: 'Containers with their image, command, state, ports and labels (GET /containers/json). Running ones only unless `all` is set.',
+  params: z
+    .object({
+      all: z.boolean().default(false).describe('Include stopped and created containers'),
+      limit: z.number().int().min(1).max(100_000).optional().describe('Only the most recently created N containers (all states)'),
+      size: z.boolean().default(false).describe('Include SizeRw and SizeRootFs (slower)'),
+      filters: filtersParam
+        .optional()
+        .describe('Engine filters: status, label, name, id, ancestor, network, health, exited, before, since, volume, publish, expose, is-task; e.g. {"status": ["exited"], "label": ["env=prod"]}'),
+    })
+    .strict(),
+  safety: 'read',
+  idempotent: true,
+  result: "Array of the Engine's container summaries (Id, Names, Image, Command, Created, State, Status, Ports, Labels, …)",
+  async run(ctx, p) {
+    const res = await ctx.json<ContainerSummary[]>({
+      method: 'GET',
+      path: '/containers/json',
+      query: { all: p.all, limit: p.limit, size: p.size, filters: normalizeFilters(p.filters) },
+    });
+    return res.body ?? [];
+  },
+});
+
+export const inspectContainer = defineOperation({
+  name: 'inspect_container',
+  category: 'containers',
+  title: 'Inspect a container',
+  description: 'Low-level information on a container: config, state, mounts, network settings (GET /containers/{id}/json).',
+  params: z
+    .object({
+      container: containerRef,
+      size: z.boolean().default(false).describe('Include SizeRw and SizeRootFs (slower)'),
+    })
+    .strict(),
+  safety: 'read',
+  idempotent: true,
+  result: "The Engine's container object (Id, Name, State, Config, HostConfig, Mounts, NetworkSettings, …)",
+  async run(ctx, p) {
+    const res = await ctx.json<Record<string, unknown>>({ method: 'GET', path: enginePath`/containers/${p.container}/json`, query: { size: p.size } });
+    return res.body;
+  },
+});
+
+export const containerTop = defineOperation({
+  name: 'container_top',
+  category: 'containers',
+  title: 'Processes in a container',
+  description: 'The processes running inside a container, as `ps` on the Engine host reports them (GET /containers/{id}/top).',
+  params: z
+    .object({
+      container: containerRef,
+      ps_args: z
+        .string()
+        .max(200)
+        .regex(/^[a-zA-Z0-9 ,=_-]+$/, 'expected ps options like "-ef" or "-o pid,comm"')
+        .optional()
+        .describe('Options for ps (default "-ef")'),
+    })
+    .strict(),
+  safety: 'read',
+  idempotent: true,
+  result: '{titles: [column names], processes: [[values per column], …]}',
+  async run(ctx, p) {
+    const res = await ctx.json<{ Titles?: string[] | null; Processes?: string[][] | null }>({
+      method: 'GET',
+      path: enginePath`/containers/${p.container}/top`,
+      query: { ps_args: p.ps_args },
+    });
+    return { titles: res.body?.Titles ?? [], processes: res.body?.Processes ?? [] };
+  },
+});
+
+export const containerChanges = defineOperation({
+  name: 'container_changes',
+  category: 'containers',
+  title: 'Filesystem changes',
+  description: "Files added, changed or deleted in the container's filesystem since it was created (GET /containers/{id}/changes).",
+  params: z.object({ container: containerRef }).strict(),
+  safety: 'read',
+  idempotent: true,
+  result: '[{path, kind: "added" | "changed" | "deleted"}, …]',
+  async run(ctx, p) {
+    const res = await ctx.json<{ Path: string; Kind: number }[] | null>({ method: 'GET', path: enginePath`/containers/${p.container}/changes` });
+    return mapChanges(res.body);
+  },
+});
+
+/* ---------------- create ---------------- */
+
+export const createContainer = defineOperation({
+  name: 'create_container',
+  category: 'containers',
+  title: 'Create a container',
+  description:
+    'Creates (does not start) a container from a local image (POST /containers/create). Friendly parameters cover the usual settings; `config` and `host_config` take anything else in the Engine\'s own shape, and friendly parameters win over them. Never retried once it may have reached the Engine: a repeat could create a second container.',
+  params: z
+    .object({
+      image: imageRef.describe('Image to create the container from (must exist locally)'),
+      name: containerName.optional().describe('Container name (default: the Engine picks one)'),
+      command: parsedWith(z.union([z.string(), z.array(z.string()).min(1)]), toArgv)
+        .optional()
+        .describe(
+          'Command to run: an array (preferred) like ["sleep", "300"], or a string split on whitespace with simple quoting (\'…\', "…", \\). Strings with shell syntax (|, ;, &&, $, >, globs) are refused: pass ["sh", "-c", "…"] for those.',
+        ),
+      entrypoint: parsedWith(z.union([z.string(), z.array(z.string())]), (v) => (v === '' ? [] : toArgv(v)))
+        .optional()
+        .describe('Entrypoint, as an array or a string (split like `command`); "" or [] clears the image\'s entrypoint'),
+      env: parsedWith(z.union([z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])), z.array(z.string())]), parseEnv)
+        .optional()
+        .describe('Environment: {"KEY": "value"} or ["KEY=value", …]'),
+      labels: parsedWith(z.union([z.record(z.string(), z.string()), z.array(z.string())]), parseLabels)
+        .optional()
+        .describe('Labels: {"key": "value"} or ["key=value", …]'),
+      ports: parsedWith(
+        z.union([z.array(z.string()), z.record(z.string(), z.union([z.number(), z.string(), z.null(), z.array(z.union([z.number(), z.string()]))]))]),
+        (v) => parsePorts(v as PortsInput),
+      )
+        .optional()
+        .describe(
+          'Published ports: ["8080:80", "127.0.0.1:5353:53/udp", "[::1]:8443:443", "9000"] (a port alone = a random host port), or {"80/tcp": 8080, "53/udp": "127.0.0.1:5353", "9000": null}',
+        ),
+      volumes: parsedWith(z.array(z.string()), (v) => parseVolumes(v))
+        .optional()
+        .describe('Volumes as `docker run -v` takes them: "name:/data", "/host/dir:/data:ro", or "/data" for an anonymous volume'),
+      binds: parsedWith(z.array(z.string()), (v) => parseVolumes(v, true))
+        .optional()
+        .describe('Bind mounts and named volumes ("source:/container/path[:ro]"), added to those from `volumes`'),
+      network: z
+        .string()
+        .max(255)
+        .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$/, 'expected a network name or id, "host", "none", or "container:<name>"')
+        .optional()
+        .describe('Network to attach to at creation (name or id, "bridge", "host", "none", "container:<name>")'),
+      restart_policy: restartPolicyParam.optional(),
+      memory: sizeParam.optional().describe('Memory limit: bytes, or a size like "512m", "1g" (0 = no limit)'),
+      cpus: cpusParam.optional(),
+      user: z
+        .string()
+        .max(256)
+        .regex(/^[^:\s]+(?::[^:\s]+)?$/, 'expected "user", "uid", "user:group" or "uid:gid"')
+        .optional()
+        .describe('User (and group) to run as: "name", "uid", "name:group", "uid:gid"'),
+      working_dir: z.string().max(4096).startsWith('/', 'expected an absolute path').optional().describe('Working directory inside the container (absolute path)'),
+      tty: z.boolean().optional().describe('Allocate a pseudo-TTY (logs are then not split into stdout/stderr)'),
+      auto_remove: z.boolean().optional().describe('Remove the container when it exits'),
+      hostname: z
+        .string()
+        .regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,252}$/, 'expected a host name of letters, digits, "." and "-"')
+        .optional()
+        .describe('Host name inside the container'),
+      platform: z
+        .string()
+        .regex(/^[a-z0-9]+(?:\/[a-z0-9._-]+){0,2}$/, 'expected os[/arch[/variant]] like "linux/amd64"')
+        .optional()
+        .describe('Platform of the image to use, e.g. "linux/amd64" (API 1.41+)'),
+      config: engineFields
+        .refine((c) => !('HostConfig' in c), 'put HostConfig fields in host_config')
+        .optional()
+        .describe('Extra container config in the Engine\'s shape (e.g. {"StopSignal": "SIGINT", "Healthcheck": {…}}); NetworkingConfig may be given here too'),
+      host_config: engineFields.optional().describe('Extra HostConfig in the Engine\'s shape (e.g. {"CapAdd": ["NET_ADMIN"], "ShmSize": 67108864})'),
+    })
+    .strict(),
+  safety: 'write',
+  idempotent: false,
+  result: '{id, warnings: [strings]}',
+  async run(ctx, p) {
+    if (p.platform !== undefined) requireApi(ctx, '1.41', 'platform');
+    const volumes =
+      p.volumes || p.binds
+        ? { binds: [...(p.volumes?.binds ?? []), ...(p.binds?.binds ?? [])], anonymous: { ...p.volumes?.anonymous } }
+        : undefined;
+    const body = buildCreateBody(
+      {
+        image: p.image,
+        command: p.command,
+        entrypoint: p.entrypoint,
+        env: p.env,
+        labels: p.labels,
+        ports: p.ports,
+        volumes,
+        network: p.network,
+        restart_policy: p.restart_policy,
+        memory: p.memory,
+        cpus: p.cpus,
+        user: p.user,
+        working_dir: p.working_dir,
+        tty: p.tty,
+        auto_remove: p.auto_remove,
+        hostname: p.hostname,
+      },
+      p.config,
+      p.host_config,
+    );
+    const res = await ctx.json<{ Id: string; Warnings?: string[] | null }>({
+      method: 'POST',
+      path: '/containers/create',
+      query: { name: p.name, platform: p.platform },
+      body,
+      idempotent: false,
+    });
+    return { id: res.body.Id, warnings: res.body.Warnings ?? [] };
+  },
+});
+
+/* ---------------- state changes ---------------- */
+
+export const startContainer = defineOperation({
+  name: 'start_container',
+  category: 'containers',
+  title: 'Start a container',
+  description: 'Starts a created or stopped container (POST /containers/{id}/start). Already running: success with changed=false.',
+  params: z.object({ container: containerRef }).strict(),
+  safety: 'write',
+  idempotent: true,
+  result: '{container, changed}',
+  async run(ctx, p) {
+    return stateAction(ctx, p.container, 'start');
+  },
+});
+
+export const stopContainer = defineOperation({
+  name: 'stop_container',
+  category: 'containers',
+  title: 'Stop a container',
+  description:
+    'Sends the stop signal, waits up to `timeout` seconds, then kills (POST /containers/{id}/stop). Already stopped: success with changed=false. Without `timeout` the container\'s own stop timeout applies (10 s unless set at create).',
+  params: z
+    .object({
+      container: containerRef,
+      timeout: timeoutSeconds.optional().describe('Seconds to wait for the container to exit before killing it'),
+      signal: signalParam.optional().describe('Signal to stop with instead of the container\'s StopSignal (API 1.42+)'),
+    })
+    .strict(),
+  safety: 'write',
+  idempotent: true,
+  result: '{container, changed}',
+  async run(ctx, p) {
+    if (p.signal !== undefined) requireApi(ctx, '1.42', 'signal');
+    return stateAction(ctx, p.container, 'stop', { t: p.timeout, signal: p.signal }, stopCallTimeout(ctx, p.timeout));
+  },
+});
+
+export const restartContainer = defineOperation({
+  name: 'restart_container',
+  category: 'containers',
+  title: 'Restart a container',
+  description: 'Stops (waiting up to `timeout` seconds) and starts a container (POST /containers/{id}/restart); starts it if it was stopped.',
+  params: z
+    .object({
+      container: containerRef,
+      timeout: timeoutSeconds.optional().describe('Seconds to wait for the container to exit before killing it'),
+      signal: signalParam.optional().describe('Signal to stop with instead of the container\'s StopSignal (API 1.42+)'),
+    })
+    .strict(),
+  safety: 'write',
+  // Repeating it (only ever after a lost connection) leaves the same end
+  // state: the container running a fresh process.
+  idempotent: true,
+  result: '{container, changed}',
+  async run(ctx, p) {
+    if (p.signal !== undefined) requireApi(ctx, '1.42', 'signal');
+    return stateAction(ctx, p.container, 'restart', { t: p.timeout, signal: p.signal }, stopCallTimeout(ctx, p.timeout));
+  },
+});
+
+export const killContainer = defineOperation({
+  name: 'kill_container',
+  category: 'containers',
+  title: 'Send a signal to a container',
+  description: 'Sends a signal (default SIGKILL) to the container\'s main process (POST /containers/{id}/kill). A container that is not running is a CONFLICT: the signal could not be delivered.',
+  params: z
+    .object({
+      container: containerRef,
+      signal: signalParam.optional().describe('Signal to send (default "SIGKILL")'),
+    })
+    .strict(),
+  safety: 'write',
+  // Not idempotent: a signal such as SIGHUP or SIGUSR1 delivered twice acts
+  // twice, and a repeated SIGKILL fails with "not running".
+  idempotent: false,
+  result: '{container, changed: true}',
+  async run(ctx, p) {
+    await ctx.json({ method: 'POST', path: enginePath`/containers/${p.container}/kill`, query: { signal: p.signal } });
+    return { container: p.container, changed: true };
+  },
+});
+
+/**
+ * Pause of a paused container answers 409, unpause of one that is not
+ * paused 500 (Engines 20.10 to 28). When inspect then shows the wanted
+ * state already holds, that is a no-op (changed=false); otherwise (pausing
+ * a stopped container) the Engine's error stands.
+ */
+async function pauseAction(ctx: OperationContext, container: string, pause: boolean) {
+  try {
+    await ctx.json({ method: 'POST', path: `${enginePath`/containers/${container}`}/${pause ? 'pause' : 'unpause'}` });
+    return { container, changed: true };
+  } catch (err) {
+    if (!(err instanceof ConnectorError) || (err.status !== 409 && err.status !== 500)) throw err;
+    const state = (await inspect(ctx, container)).State;
+    if (pause ? state?.Paused === true : state?.Paused !== true) return { container, changed: false };
+    throw err;
+  }
+}
+
+export const pauseContainer = defineOperation({
+  name: 'pause_container',
+  category: 'containers',
+  title: 'Pause a container',
+  description: 'Freezes all processes in a running container (POST /containers/{id}/pause). Already paused: success with changed=false.',
+  params: z.object({ container: containerRef }).strict(),
+  safety: 'write',
+  idempotent: true,
+  result: '{container, changed}',
+  async run(ctx, p) {
+    return pauseAction(ctx, p.container, true);
+  },
+});
+
+export const unpauseContainer = defineOperation({
+  name: 'unpause_container',
+  category: 'containers',
+  title: 'Unpause a container',
+  description: 'Resumes a paused container (POST /containers/{id}/unpause). Not paused: success with changed=false.',
+  params: z.object({ container: containerRef }).strict(),
+  safety: 'write',
+  idempotent: true,
+  result: '{container, changed}',
+  async run(ctx, p) {
+    return pauseAction(ctx, p.container, false);
+  },
+});
+
+export const renameContainer = defineOperation({
+  name: 'rename_container',
+  category: 'containers',
+  title: 'Rename a container',
+  description: 'Gives a container a new name (POST /containers/{id}/rename). Renaming to its current name: success with changed=false.',
+  params: z
+    .object({
+      container: containerRef,
+      name: containerName.describe('The new name'),
+    })
+    .strict(),
+  safety: 'write',
+  // Not repeated: after a lost connection the old reference may no longer exist.
+  idempotent: false,
+  result: '{container, name, changed}',
+  async run(ctx, p) {
+    const name = p.name.replace(/^\//, '');
+    try {
+      await ctx.json({ method: 'POST', path: enginePath`/containers/${p.container}/rename`, query: { name } });
+      return { container: p.container, name, changed: true };
+    } catch (err) {
+      // The Engine refuses a rename to the current name; the wanted state already holds.
+      if (err instanceof ConnectorError && /same name as its current name/i.test(String(err.details?.engine_message ?? ''))) {
+        return { container: p.container, name, changed: false };
+      }
+      throw err;
+    }
+  },
+});
+
+/* ---------------- remove ---------------- */
+
+/** Anonymous volumes carry a generated 64-hex name; those are what `volumes: true` removes. */
+const ANONYMOUS_VOLUME = /^[0-9a-f]{64}$/;
+
+const NAME_PART = '[a-zA-Z0-9][a-zA-Z0-9_.-]*';
+
+export interface RemoveContainerResult {
+  container: string;
+  changed: boolean;
+  dry_run: boolean;
+  /** The rest only with dry_run. */
+  id?: string;
+  name?: string;
+  state?: string;
+  would_remove?: boolean;
+  reason?: string;
+  volumes?: string[];
+}
+
+export const removeContainer = defineOperation({
+  name: 'remove_container',
+  category: 'containers',
+  title: 'Remove a container',
+  description:
+    'Removes a container (DELETE /containers/{id}). A running one needs `force` (else CONFLICT). With dry_run it inspects the container and reports what would be removed, changing nothing.',
+  params: z
+    .object({
+      container: z
+        .string()
+        .min(1)
+        .max(512)
+        .regex(new RegExp(`^/?${NAME_PART}(?:/${NAME_PART})?$`), 'expected a container id or name (letters, digits, "_", ".", "-"), or "container/alias" with link')
+        .describe('Container id, short id, or name; with link: true, the link as "container/alias"'),
+      force: z.boolean().default(false).describe('Kill the container first if it is running'),
+      volumes: z.boolean().default(false).describe('Also remove its anonymous volumes'),
+      link: z.boolean().default(false).describe('Remove only the legacy link "container/alias", not a container'),
+      dry_run: dryRunParam,
+    })
+    .strict()
+    .superRefine((p, ctx) => {
+      const isLink = p.container.replace(/^\//, '').includes('/');
+      if (p.link && !isLink) ctx.addIssue({ code: 'custom', path: ['container'], message: 'with link: true, give the link as "container/alias"' });
+      if (!p.link && isLink) ctx.addIssue({ code: 'custom', path: ['container'], message: 'expected a container id or name ("container/alias" only with link: true)' });
+    }),
+  safety: 'destructive',
+  // Sending it twice cannot remove anything more; a repeat after a lost
+  // connection may answer NOT_FOUND because the first one worked.
+  idempotent: true,
+  result: '{container, changed, dry_run}; with dry_run also {id, name, state, would_remove, reason?, volumes: [anonymous volumes that would go]}',
+  async run(ctx, p): Promise<RemoveContainerResult> {
+    // A leading "/" (as inspect shows names) would make the encoded path start with %2F, which the Engine redirects.
+    const ref = p.container.replace(/^\//, '');
+    if (p.dry_run) return p.link ? dryRunLink(ctx, p.container, ref) : dryRunRemove(ctx, p.container, p.force, p.volumes);
+    await ctx.json({ method: 'DELETE', path: enginePath`/containers/${ref}`, query: { force: p.force, v: p.volumes, link: p.link } });
+    return { container: p.container, changed: true, dry_run: false };
+  },
+});
+
+async function dryRunRemove(ctx: OperationContext, container: string, force: boolean, volumes: boolean): Promise<RemoveContainerResult> {
+  const info = await inspect(ctx, container);
+  const state = info.State?.Status ?? 'unknown';
+  const running = info.State?.Running === true || info.State?.Paused === true || info.State?.Restarting === true;
+  const blocked = running && !force;
+  return {
+    container,
+    changed: false,
+    dry_run: true,
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    state,
+    would_remove: !blocked,
+    ...(blocked ? { reason: `the container is ${state}; removing it needs force: true` } : {}),
+    volumes: volumes ? (info.Mounts ?? []).filter((m) => m.Type === 'volume' && ANONYMOUS_VOLUME.test(m.Name ?? '')).map((m) => m.Name!) : [],
+  };
+}
+
+/** A link "parent/alias" exists when the parent's HostConfig.Links has an entry ending in ":/parent/alias". */
+async function dryRunLink(ctx: OperationContext, container: string, ref: string): Promise<RemoveContainerResult> {
+  const slash = ref.indexOf('/');
+  const alias = ref.slice(slash + 1);
+  const info = await inspect(ctx, ref.slice(0, slash));
+  const parentName = info.Name.replace(/^\//, '');
+  const exists = (info.HostConfig?.Links ?? []).some((l) => l.endsWith(`:/${parentName}/${alias}`));
+  return {
+    container,
+    changed: false,
+    dry_run: true,
+    id: info.Id,
+    name: parentName,
+    state: info.State?.Status ?? 'unknown',
+    would_remove: exists,
+    ...(exists ? {} : { reason: `${parentName} has no link named ${alias}` }),
+    volumes: [],
+  };
+}
+
+/* ---------------- wait, commit, update ---------------- */
+
+export const waitContainer = defineOperation({
+  name: 'wait_container',
+  category: 'containers',
+  title: 'Wait for a container',
+  description:
+    'Blocks until the container reaches the condition, then returns its exit code (POST /containers/{id}/wait). Not reached within `timeout` seconds: TIMEOUT. Use next-exit before start_container to catch the exit code of a run.',
+  params: z
+    .object({
+      container: containerRef,
+      condition: z.enum(['not-running', 'next-exit', 'removed']).default('not-running').describe('What to wait for'),
+      timeout: z.number().positive().max(86_400).default(300).describe('Seconds to wait at most'),
+    })
+    .strict(),
+  safety: 'read',
+  idempotent: true,
+  streaming: true,
+  result: '{container, status_code, error?}',
+  async run(ctx, p) {
+    let res;
+    try {
+      // The Engine sends headers at once and the body when the condition is met: a total timeout of `timeout` is right here.
+      res = await ctx.json<{ StatusCode: number; Error?: { Message?: string } | null }>({
+        method: 'POST',
+        path: enginePath`/containers/${p.container}/wait`,
+        query: { condition: p.condition },
+        timeoutMs: p.timeout * 1000,
+      });
+    } catch (err) {
+      if (err instanceof ConnectorError && err.code === 'TIMEOUT' && !ctx.signal?.aborted) {
+        throw new ConnectorError('TIMEOUT', `Container ${p.container} did not reach "${p.condition}" within ${p.timeout}s`, {
+          operation: ctx.operation,
+          details: { container: p.container, condition: p.condition, timeout: p.timeout },
+        });
+      }
+      throw err;
+    }
+    const message = res.body.Error?.Message;
+    return { container: p.container, status_code: res.body.StatusCode, ...(message ? { error: message } : {}) };
+  },
+});
+
+const repoPattern = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const COMMIT_INSTRUCTIONS = /^\s*(CMD|ENTRYPOINT|ENV|EXPOSE|HEALTHCHECK|LABEL|ONBUILD|SHELL|STOPSIGNAL|USER|VOLUME|WORKDIR)\s/i;
+
+export const containerCommit = defineOperation({
+  name: 'container_commit',
+  category: 'containers',
+  title: 'Commit a container to an image',
+  description: "Creates an image from a container's filesystem and settings (POST /commit); `changes` applies Dockerfile instructions to the image config.",
+  params: z
+    .object({
+      container: containerRef,
+      repo: z
+        .string()
+        .max(255)
+        .regex(repoPattern, 'expected a lowercase repository name like "myapp" or "registry:5000/team/app" (give the tag in `tag`)')
+        .optional()
+        .describe('Repository of the new image (none: an untagged image)'),
+      tag: z
+        .string()
+        .regex(/^[\w][\w.-]{0,127}$/, 'expected a tag of letters, digits, "_", ".", "-" (at most 128)')
+        .optional()
+        .describe('Tag of the new image (default "latest" when repo is set)'),
+      comment: z.string().max(10_000).optional().describe('Commit message'),
+      author: z.string().max(1000).optional().describe('Author, e.g. "Jane <jane@example.com>"'),
+      changes: z
+        .array(z.string().max(10_000).regex(COMMIT_INSTRUCTIONS, 'expected a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, SHELL, STOPSIGNAL, USER, VOLUME or WORKDIR'))
+        .optional()
+        .describe('Dockerfile instructions to apply, e.g. ["CMD [\\"app\\"]", "ENV MODE=prod"]'),
+      pause: z.boolean().default(true).describe('Pause the container while committing'),
+    })
+    .strict()
+    .refine((p) => p.tag === undefined || p.repo !== undefined, { message: 'a tag needs a repo', path: ['tag'] }),
+  safety: 'write',
+  idempotent: false,
+  result: '{id} of the new image',
+  async run(ctx, p) {
+    const res = await ctx.json<{ Id: string }>({
+      method: 'POST',
+      path: '/commit',
+      query: { container: p.container, repo: p.repo, tag: p.tag, comment: p.comment, author: p.author, changes: p.changes, pause: p.pause },
+      timeoutMs: Math.max(ctx.config.timeout, 300) * 1000,
+      idempotent: false,
+    });
+    return { id: res.body.Id };
+  },
+});
+
+export const updateContainer = defineOperation({
+  name: 'update_container',
+  category: 'containers',
+  title: 'Update resource limits',
+  description: "Changes a container's resource limits or restart policy without recreating it (POST /containers/{id}/update).",
+  params: z
+    .object({
+      container: containerRef,
+      memory: sizeParam.optional().describe('Memory limit: bytes or a size like "512m"'),
+      memory_swap: parsedWith(z.union([z.number(), z.string()]), (v) => parseSize(v, true))
+        .optional()
+        .describe('Memory plus swap limit: bytes or a size; -1 = unlimited swap'),
+      memory_reservation: sizeParam.optional().describe('Soft memory limit: bytes or a size'),
+      cpus: cpusParam.optional(),
+      cpu_shares: z.number().int().min(0).max(262_144).optional().describe('Relative CPU weight (default 1024)'),
+      cpu_period: z.number().int().min(0).max(1_000_000).optional().describe('CFS period in microseconds'),
+      cpu_quota: z.number().int().min(-1).optional().describe('CFS quota in microseconds per period (-1 = none)'),
+      cpuset_cpus: z.string().regex(/^[\d,-]+$/, 'expected CPUs like "0-3" or "0,1"').optional().describe('CPUs the container may run on, e.g. "0-3"'),
+      cpuset_mems: z.string().regex(/^[\d,-]+$/, 'expected memory nodes like "0" or "0,1"').optional().describe('Memory nodes the container may use'),
+      blkio_weight: z.number().int().min(0).max(1000).optional().describe('Block IO weight (10-1000, 0 = unset)'),
+      pids_limit: z.number().int().min(-1).optional().describe('Maximum number of processes (0 or -1 = unlimited)'),
+      restart_policy: restartPolicyParam.optional(),
+    })
+    .strict()
+    .refine((p) => Object.entries(p).some(([k, v]) => k !== 'container' && v !== undefined), 'give at least one setting to change'),
+  safety: 'write',
+  idempotent: true,
+  result: '{container, warnings: [strings]}',
+  async run(ctx, p) {
+    const { container, ...settings } = p;
+    const res = await ctx.json<{ Warnings?: string[] | null }>({ method: 'POST', path: enginePath`/containers/${container}/update`, body: buildUpdateBody(settings) });
+    return { container, warnings: res.body?.Warnings ?? [] };
+  },
+});
+
+/* ---------------- prune ---------------- */
+
+const labelFilter = z.union([z.string().min(1), z.array(z.string().min(1))]);
+
+const pruneFilters = z
+  .object({
+    until: timePointParam.optional().describe('Only containers created before this time: "24h" (a day ago), unix seconds or RFC 3339'),
+    label: labelFilter.optional().describe('Only containers with these labels ("key" or "key=value"; all must match)'),
+    'label!': labelFilter.optional().describe('Skip containers with these labels ("key" or "key=value")'),
+  })
+  .strict();
+
+type PruneFilters = z.output<typeof pruneFilters>;
+
+const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** The Engine's label rule: every "key" / "key=value" entry matches the container's labels. */
+function labelsMatch(entries: string[], labels: Record<string, string>): boolean {
+  return entries.every((entry) => {
+    const eq = entry.indexOf('=');
+    const key = eq < 0 ? entry : entry.slice(0, eq);
+    return key in labels && (eq < 0 || labels[key] === entry.slice(eq + 1));
+  });
+}
+
+/**
+ * What a prune with these filters removes: containers that are not running
+ * (created, exited, dead), created before `until`, matching every `label`
+ * and not matching the `label!` set, as the Engine decides.
+ */
+async function pruneCandidates(ctx: OperationContext, filters: PruneFilters, until: number | undefined) {
+  const labels = asList(filters.label);
+  const notLabels = asList(filters['label!']);
+  const res = await ctx.json<ContainerSummary[]>({
+    method: 'GET',
+    path: '/containers/json',
+    query: { all: true, size: true, filters: { status: ['created', 'exited', 'dead'], ...(labels.length ? { label: labels } : {}) } },
+  });
+  return (res.body ?? []).filter((c) => {
+    const own = c.Labels ?? {};
+    if (until !== undefined && !(c.Created < until)) return false;
+    if (!labelsMatch(labels, own)) return false;
+    return !(notLabels.length && Object.keys(own).length && labelsMatch(notLabels, own));
+  });
+}
+
+export const pruneContainers = defineOperation({
+  name: 'prune_containers',
+  category: 'containers',
+  title: 'Remove stopped containers',
+  description:
+    'Removes every stopped container (created, exited, dead) matching the filters (POST /containers/prune). With dry_run it lists what would be removed, changing nothing.',
+  params: z
+    .object({
+      filters: pruneFilters.optional().describe('Which stopped containers: {until, label, "label!"}'),
+      dry_run: dryRunParam,
+    })
+    .strict(),
+  safety: 'destructive',
+  idempotent: true,
+  result: '{deleted: [{id, name}], space_reclaimed (bytes; an estimate from SizeRw with dry_run), dry_run}',
+  async run(ctx, p) {
+    const filters = p.filters ?? {};
+    // Relative times are resolved here once, so the dry run and the Engine use the same instant ("1d" is not a Go duration either).
+    const until = filters.until === undefined ? undefined : Math.floor(toUnixSeconds(filters.until)!);
+    const candidates = await pruneCandidates(ctx, filters, until);
+    if (p.dry_run) {
+      return {
+        deleted: candidates.map((c) => ({ id: c.Id, name: displayName(c.Names) })),
+        space_reclaimed: candidates.reduce((sum, c) => sum + (c.SizeRw ?? 0), 0),
+        dry_run: true,
+      };
+    }
+    const names = new Map(candidates.map((c) => [c.Id, displayName(c.Names)]));
+    const engineFilters = normalizeFilters({
+      ...(until !== undefined ? { until: String(until) } : {}),
+      ...(filters.label !== undefined ? { label: filters.label } : {}),
+      ...(filters['label!'] !== undefined ? { 'label!': filters['label!'] } : {}),
+    });
+    const res = await ctx.json<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>({
+      method: 'POST',
+      path: '/containers/prune',
+      query: { filters: engineFilters },
+      timeoutMs: Math.max(ctx.config.timeout, 300) * 1000,
+    });
+    return {
+      deleted: (res.body.ContainersDeleted ?? []).map((id) => ({ id, name: names.get(id) ?? null })),
+      space_reclaimed: res.body.SpaceReclaimed ?? 0,
+      dry_run: false,
+    };
+  },
+});
+
+/** Container operations (lifecycle; exec/logs/stats/export/copy are in container-io.ts). */
+export const containerOperations = [
+  listContainers,
+  inspectContainer,
+  createContainer,
+  startContainer,
+  stopContainer,
+  restartContainer,
+  killContainer,
+  pauseContainer,
+  unpauseContainer,
+  renameContainer,
+  removeContainer,
+  containerTop,
+  containerChanges,
+  waitContainer,
+  containerCommit,
+  updateContainer,
+  pruneContainers,
+] as const;

@@ -77,6 +77,8 @@ export const containerRef = z
   .min(1)
   .max(256)
   .regex(/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'expected a container id or name (letters, digits, "_", ".", "-")')
+  // A leading "/" (names as inspect shows them) encoded as %2F makes the Engine answer 301: drop it.
+  .transform((s) => s.replace(/^\//, ''))
   .describe('Container id, short id, or name');
 
 /** An image reference (repo[:tag][@digest]) or id. */
