@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables used by the scripts that source this file
 # Shared helpers for the Docker Connector test harness (sourced by up.sh,
 # down.sh, restart-engine.sh). Everything lives under one state dir;
 # nothing touches a system Docker (/var/run/docker.sock, /var/lib/docker).
@@ -11,12 +12,16 @@ DC_CACHE=${DC_CACHE%/}
 
 DC_ENGINES=(old new)
 DC_IMAGE=dc-busybox:latest
-DC_REG_PORT=5000
-DC_STUB_PORT=5001
-DC_ENGINE_TLS_PORT=2376
-DC_TLS_PORT=23760
-DC_BASIC_PORT=23762
-DC_BEARER_PORT=23763
+# netns names "<prefix>-old"/"<prefix>-new" (also the containers' cgroup
+# parents) and host ports can be changed to run a second, independent
+# instance next to the default one (with another DC_HARNESS_DIR).
+DC_PREFIX=${DC_NETNS_PREFIX:-dc}
+DC_REG_PORT=5000          # inside each engine's netns
+DC_STUB_PORT=5001         # inside each engine's netns
+DC_ENGINE_TLS_PORT=2376   # inside the new engine's netns
+DC_TLS_PORT=${DC_TLS_PORT:-23760}
+DC_BASIC_PORT=${DC_BASIC_PORT:-23762}
+DC_BEARER_PORT=${DC_BEARER_PORT:-23763}
 DC_SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 export DOCKER_CONFIG="$DC_S/docker-config"   # never ~/.docker
@@ -62,7 +67,7 @@ harness_lock() {
 }
 
 engine_dir() { printf '%s/%s' "$DC_S" "$1"; }
-engine_ns() { printf 'dc-%s' "$1"; }
+engine_ns() { printf '%s-%s' "$DC_PREFIX" "$1"; }
 engine_sock() { printf '%s/%s/docker.sock' "$DC_S" "$1"; }
 engine_host() { printf 'unix://%s/%s/docker.sock' "$DC_S" "$1"; }
 
@@ -194,7 +199,7 @@ dockerd_args() {
     -H "unix://$d/docker.sock"
     --storage-driver "$drv"
     --exec-opt native.cgroupdriver=cgroupfs
-    --cgroup-parent "/dc-$name"
+    --cgroup-parent "/$(engine_ns "$name")"
   )
   if [ "$name" = new ]; then
     DOCKERD_ARGS+=(
@@ -272,6 +277,47 @@ _ancestors() {
   printf '%s\n' "${BASHPID:-$$}"
 }
 
+# comm names of the programs the harness starts (session/port matches are
+# only trusted for these, so a recycled pid can never hit something else)
+_DC_COMMS='^(nginx|socat|dockerd|containerd|containerd-shim.*|docker-registry|node|docker-proxy|nsenter|setsid|env)$'
+
+# members of the sessions recorded in $DC_S/run/*.pid (spawn() makes each
+# daemon a session leader): catches e.g. nginx workers whose master was
+# killed -9 (they rewrite their command line and environment)
+_session_pids() {
+  local f sids=" " line rest comm pid
+  for f in "$DC_S"/run/*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(tr -dc '0-9' <"$f")
+    [ -n "$pid" ] && sids+="$pid "
+  done
+  [ "$sids" != " " ] || return 0
+  for f in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null <"$f" || continue
+    pid=${line%% *}
+    comm=${line#*\(}; comm=${comm%\)*}
+    rest=${line##*\) }
+    # rest: state ppid pgrp session ...
+    # shellcheck disable=SC2086
+    set -- $rest
+    case "$sids" in
+      *" $4 "*) if [[ "$comm" =~ $_DC_COMMS ]]; then echo "$pid"; fi ;;
+    esac
+  done
+  return 0
+}
+
+# processes listening on the harness' host TCP ports (nginx, socat)
+_port_pids() {
+  local p comm
+  for p in $(ss -Hltnp "( sport = :$DC_TLS_PORT or sport = :$DC_BASIC_PORT or sport = :$DC_BEARER_PORT )" 2>/dev/null |
+    grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+    comm=$(cat "/proc/$p/comm" 2>/dev/null || true)
+    case "$comm" in nginx | socat) echo "$p" ;; esac
+  done
+  return 0
+}
+
 # print pids belonging to this harness instance:
 #  - tagged with DC_HARNESS_STATE=<state dir> in their environment
 #  - whose command line mentions the state dir (containerd shims, socat, nginx master)
@@ -287,17 +333,30 @@ harness_pids() {
     re=$(printf '%s/' "$DC_S" | sed 's/[.[\*^$+?(){}|]/\\&/g')
     re="[${re:0:1}]${re:1}"
     grep -lzE -- "$re" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true
+    _session_pids
+    _port_pids
     local n
     for n in "${DC_ENGINES[@]}"; do
       if [ -e "/var/run/netns/$(engine_ns "$n")" ]; then
         ip netns pids "$(engine_ns "$n")" 2>/dev/null || true
       fi
-      for p in /sys/fs/cgroup/*/"dc-$n" /sys/fs/cgroup/"dc-$n"; do
+      for p in /sys/fs/cgroup/*/"$(engine_ns "$n")" /sys/fs/cgroup/"$(engine_ns "$n")"; do
         [ -d "$p" ] || continue
         find "$p" -name cgroup.procs -exec cat {} + 2>/dev/null || true
       done
     done
-  } | sort -un | grep -vxF -f <(_ancestors) || true
+  } | sort -un | grep -vxF -f <(_ancestors) | _drop_zombies || true
+}
+
+# zombies (already dead, waiting for their parent to reap them) need no kill
+_drop_zombies() {
+  local p line rest
+  while read -r p; do
+    read -r line 2>/dev/null <"/proc/$p/stat" || continue
+    rest=${line##*) }
+    case "$rest" in Z* | X*) continue ;; esac
+    echo "$p"
+  done
 }
 
 kill_harness_processes() {
@@ -346,9 +405,27 @@ delete_netns() {
 remove_cgroups() {
   local n c
   for n in "${DC_ENGINES[@]}"; do
-    for c in /sys/fs/cgroup/*/"dc-$n" /sys/fs/cgroup/"dc-$n"; do
+    for c in /sys/fs/cgroup/*/"$(engine_ns "$n")" /sys/fs/cgroup/"$(engine_ns "$n")"; do
       [ -d "$c" ] || continue
       find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+  done
+}
+
+# containerd shims listen on /run/containerd/s/<sha256("<containerd address>/<ns>/<id>")>
+# (both containerd 1.6 and 2.x); a killed shim leaves its socket behind
+remove_shim_sockets() {
+  local n d t id h
+  for n in "${DC_ENGINES[@]}"; do
+    d=$(engine_dir "$n")
+    for t in "$d"/ctd/state/io.containerd.runtime.v2.task/*/*; do
+      [ -d "$t" ] || continue
+      id=${t##*/}
+      t=${t%/*}
+      for h in "$d/ctd/containerd.sock/${t##*/}/$id" "$d/ctd/containerd.sock/${t##*/}/$id/debug"; do
+        h=$(printf '%s' "$h" | sha256sum | cut -c1-64)
+        if [ -S "/run/containerd/s/$h" ]; then rm -f "/run/containerd/s/$h"; fi
+      done
     done
   done
 }
@@ -357,6 +434,7 @@ remove_cgroups() {
 teardown_all() {
   check_state_dir_sane
   kill_harness_processes
+  remove_shim_sockets
   unmount_state_dir
   delete_netns
   remove_cgroups

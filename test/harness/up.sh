@@ -11,6 +11,10 @@
 # Usage: up.sh [--reuse]
 #   --reuse (or DC_HARNESS_REUSE=1): if a harness is already up and healthy,
 #   keep it and exit 0 at once; otherwise tear down and start afresh.
+# Environment: DC_HARNESS_DIR (state dir, default /tmp/dch), DC_ENGINE_CACHE,
+#   DC_STORAGE_DRIVER (default overlay2, falls back to vfs if overlay2 fails),
+#   DC_NETNS_PREFIX / DC_TLS_PORT / DC_BASIC_PORT / DC_BEARER_PORT (to run a
+#   second instance next to the default one).
 # Progress goes to stderr; nothing is printed on stdout except the env.json path.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -20,12 +24,13 @@ REUSE=${DC_HARNESS_REUSE:-0}
 for a in "$@"; do
   case "$a" in
     --reuse) REUSE=1 ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) die "unknown argument: $a" ;;
   esac
 done
 
 T_START=$SECONDS
+unset DOCKER_MIN_API_VERSION || true   # engines always start with their default floor
 ENV_JSON="$DC_S/env.json"
 NODE_BIN=$(command -v node || true)
 
@@ -43,7 +48,7 @@ done
 for f in usr/sbin/dockerd usr/bin/containerd usr/bin/containerd-shim-runc-v2 usr/sbin/runc usr/bin/docker-init; do
   [ -x "$DC_CACHE/$f" ] || die "new engine not in cache: $DC_CACHE/$f missing (run: bash test/harness/install.sh)"
 done
-file /bin/busybox 2>/dev/null | grep -q 'dynamically linked' && die "/bin/busybox is dynamically linked: install busybox-static"
+if ldd /bin/busybox >/dev/null 2>&1; then die "/bin/busybox is dynamically linked: install busybox-static"; fi
 
 harness_lock
 
@@ -103,33 +108,34 @@ for n in "${DC_ENGINES[@]}"; do
   ip netns add "$ns" || die "ip netns add $ns failed"
   ip -n "$ns" link set lo up || die "could not bring up lo in $ns"
 done
-log "network namespaces dc-old, dc-new created"
+log "network namespaces $(engine_ns old), $(engine_ns new) created"
 
 # ---------------------------------------------------------------- TLS material
+# ECDSA P-256 keys (PKCS#8 PEM): generated in milliseconds, unlike RSA
 gen_tls() {
-  local t="$DC_S/tls" serial
+  local t="$DC_S/tls"
   mkdir -p "$t/client" "$t/wrong"
   serial() { printf '0x%s' "$(openssl rand -hex 8)"; }
   mkca() { # mkca KEY CERT CN
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=$3" \
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 -days 3650 -subj "/CN=$3" \
       -keyout "$1" -out "$2" \
       -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
   }
   mkleaf() { # mkleaf CAKEY CACERT KEY CERT CN EXTFILE-CONTENT
-    openssl req -new -newkey rsa:2048 -nodes -sha256 -subj "/CN=$5" -keyout "$3" -out "$3.csr" 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 -subj "/CN=$5" -keyout "$3" -out "$3.csr" 2>/dev/null
     openssl x509 -req -sha256 -days 3650 -in "$3.csr" -CA "$2" -CAkey "$1" -set_serial "$(serial)" \
       -out "$4" -extfile <(printf '%b' "$6") 2>/dev/null
     rm -f "$3.csr"
   }
   mkca "$t/ca-key.pem" "$t/ca.pem" "docker-connector test CA"
   mkleaf "$t/ca-key.pem" "$t/ca.pem" "$t/server-key.pem" "$t/server-cert.pem" localhost \
-    'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n'
+    'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n'
   mkleaf "$t/ca-key.pem" "$t/ca.pem" "$t/client/key.pem" "$t/client/cert.pem" dc-client \
-    'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n'
+    'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
   cp "$t/ca.pem" "$t/client/ca.pem"
   mkca "$t/wrong-ca-key.pem" "$t/wrong/ca.pem" "docker-connector WRONG test CA"
   mkleaf "$t/wrong-ca-key.pem" "$t/wrong/ca.pem" "$t/wrong/key.pem" "$t/wrong/cert.pem" dc-client \
-    'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n'
+    'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
   chmod 644 "$t"/*.pem "$t"/client/*.pem "$t"/wrong/*.pem
   openssl verify -CAfile "$t/ca.pem" "$t/server-cert.pem" "$t/client/cert.pem" >/dev/null ||
     die "generated certificates do not verify"
@@ -141,10 +147,10 @@ log "TLS material generated under $DC_S/tls"
 start_engine() {
   local n=$1 d
   d=$(engine_dir "$n")
-  echo overlay2 >"$d/storage-driver"
+  echo "${DC_STORAGE_DRIVER:-overlay2}" >"$d/storage-driver"
   start_containerd "$n"
   if start_dockerd "$n"; then return 0; fi
-  if grep -qiE 'overlay|graphdriver|storage.driver|driver not supported' "$d/dockerd.log"; then
+  if [ "${DC_STORAGE_DRIVER:-overlay2}" = overlay2 ] && grep -qiE 'overlay|graphdriver|storage.driver|driver not supported' "$d/dockerd.log"; then
     warn "engine '$n': overlay2 failed; falling back to vfs"
     show_log "$d/dockerd.log" 10
     stop_dockerd "$n" KILL 5
@@ -205,10 +211,14 @@ done
 # ---------------------------------------------------------------- mTLS forwarding (new engine)
 TLS_SOCK="$DC_S/new/tls.sock"
 spawn socat-tls-inner "$DC_S/new/socat-tls-inner.log" \
-  nsenter --net=/var/run/netns/dc-new \
+  nsenter --net="/var/run/netns/$(engine_ns new)" \
   socat "UNIX-LISTEN:$TLS_SOCK,fork,unlink-early,mode=600" "TCP:127.0.0.1:$DC_ENGINE_TLS_PORT"
 spawn socat-tls-outer "$DC_S/socat-tls-outer.log" \
   socat "TCP-LISTEN:$DC_TLS_PORT,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$TLS_SOCK"
+# the same endpoint on another loopback address that the server certificate
+# does not name (127.0.0.2): for "hostname mismatch" tests
+spawn socat-tls-mismatch "$DC_S/socat-tls-mismatch.log" \
+  socat "TCP-LISTEN:$DC_TLS_PORT,bind=127.0.0.2,fork,reuseaddr" "UNIX-CONNECT:$TLS_SOCK"
 
 # ---------------------------------------------------------------- nginx auth proxy (new engine)
 N="$DC_S/nginx"
@@ -267,6 +277,7 @@ http {
     listen 127.0.0.1:$DC_BEARER_PORT;
     server_name dc-bearer;
     location / {
+      default_type application/json;
       if (\$http_authorization != "Bearer $PROXY_TOKEN") {
         add_header WWW-Authenticate 'Bearer realm="docker-connector"' always;
         return 401 '{"message":"unauthorized"}\n';
@@ -318,6 +329,7 @@ engine_checks() {
   log "[$n] docker run $DC_IMAGE sh -c 'echo ok' -> ok"
 
   # container networking on a user-defined bridge, by container name
+  # (note: busybox 1.35 "wget -T N" segfaults; use the timeout applet instead)
   dk "$n" network create dch-check-net >/dev/null || die "[$n] network create failed"
   dk "$n" run -d --name dch-check-peer --network dch-check-net "$DC_IMAGE" httpd -f -p 8080 -h /etc >/dev/null ||
     die "[$n] could not start peer container"
@@ -325,7 +337,7 @@ engine_checks() {
   if dk "$n" run --rm --network dch-check-net "$DC_IMAGE" ping -c1 -W3 dch-check-peer >"$d/netcheck.log" 2>&1; then
     net=ping
   fi
-  if out=$(dk "$n" run --rm --network dch-check-net "$DC_IMAGE" wget -q -T 5 -O- http://dch-check-peer:8080/passwd 2>>"$d/netcheck.log") &&
+  if out=$(dk "$n" run --rm --network dch-check-net "$DC_IMAGE" timeout 10 wget -q -O- http://dch-check-peer:8080/passwd 2>>"$d/netcheck.log") &&
     [[ "$out" == root:* ]]; then
     net="${net:+$net+}wget"
   fi
@@ -383,7 +395,12 @@ fi
 if curl -s --max-time 5 --cacert "$T/wrong/ca.pem" --cert "$T/client/cert.pem" --key "$T/client/key.pem" "https://127.0.0.1:$DC_TLS_PORT/_ping" >/dev/null 2>&1; then
   die "server certificate verified against the wrong CA"
 fi
-log "mTLS https://127.0.0.1:$DC_TLS_PORT: client cert -> OK; no cert / wrong-CA cert / wrong CA -> refused"
+if curl -s --max-time 5 --cacert "$T/client/ca.pem" --cert "$T/client/cert.pem" --key "$T/client/key.pem" "https://127.0.0.2:$DC_TLS_PORT/_ping" >/dev/null 2>&1; then
+  die "https://127.0.0.2:$DC_TLS_PORT passed hostname verification (it must not: the certificate names 127.0.0.1 and localhost only)"
+fi
+[ "$(curl -s --max-time 5 -k --cert "$T/client/cert.pem" --key "$T/client/key.pem" "https://127.0.0.2:$DC_TLS_PORT/_ping")" = OK ] ||
+  die "https://127.0.0.2:$DC_TLS_PORT does not reach the engine"
+log "mTLS https://127.0.0.1:$DC_TLS_PORT: client cert -> OK; no cert / wrong-CA cert / wrong CA -> refused; 127.0.0.2 -> hostname mismatch"
 
 # ---------------------------------------------------------------- proxy checks
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
@@ -402,7 +419,7 @@ env \
   H_STATE="$DC_S" H_IMAGE="$DC_IMAGE" H_REG_USER="$REG_USER" H_REG_PASS="$REG_PASS" H_REG_IMAGE="$REG_IMAGE" \
   H_PROXY_USER="$PROXY_USER" H_PROXY_PASS="$PROXY_PASS" H_PROXY_TOKEN="$PROXY_TOKEN" \
   H_REG_PORT="$DC_REG_PORT" H_STUB_PORT="$DC_STUB_PORT" H_TLS_PORT="$DC_TLS_PORT" \
-  H_BASIC_PORT="$DC_BASIC_PORT" H_BEARER_PORT="$DC_BEARER_PORT" H_CACHE="$DC_CACHE" \
+  H_BASIC_PORT="$DC_BASIC_PORT" H_BEARER_PORT="$DC_BEARER_PORT" H_PREFIX="$DC_PREFIX" \
   "$NODE_BIN" -e '
 const fs = require("node:fs");
 const e = process.env, S = e.H_STATE;
@@ -415,7 +432,7 @@ const engine = (name) => {
     version: v.Version,
     apiVersion: v.ApiVersion,
     minApiVersion: v.MinAPIVersion,
-    netns: `dc-${name}`,
+    netns: `${e.H_PREFIX}-${name}`,
     pidfile: `${S}/${name}/docker.pid`,
     registry: `127.0.0.1:${e.H_REG_PORT}`,
     searchRegistry: `127.0.0.1:${e.H_STUB_PORT}`,
@@ -430,6 +447,7 @@ const out = {
   registry: { username: e.H_REG_USER, password: e.H_REG_PASS, image: e.H_REG_IMAGE },
   tls: {
     host: `tcp://127.0.0.1:${e.H_TLS_PORT}`,
+    mismatchHost: `tcp://127.0.0.2:${e.H_TLS_PORT}`,
     engine: "new",
     caCert: `${S}/tls/client/ca.pem`,
     clientCert: `${S}/tls/client/cert.pem`,
@@ -454,7 +472,6 @@ fs.renameSync(`${S}/env.json.tmp`, `${S}/env.json`);
 ' || die "could not write env.json"
 chmod 644 "$ENV_JSON"
 
-log "old engine: $(node -p 'const j=require(process.argv[1]);j.engines[0].version+" (API "+j.engines[0].apiVersion+")"' "$ENV_JSON")," \
-  "new engine: $(node -p 'const j=require(process.argv[1]);j.engines[1].version+" (API "+j.engines[1].apiVersion+")"' "$ENV_JSON")"
+log "$("$NODE_BIN" -p 'require(process.argv[1]).engines.map((e) => `${e.name} engine: ${e.version} (API ${e.apiVersion}, ${e.storageDriver})`).join(", ")' "$ENV_JSON")"
 log "harness up in $((SECONDS - T_START))s; wrote $ENV_JSON"
 printf '%s\n' "$ENV_JSON"

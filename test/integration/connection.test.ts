@@ -41,7 +41,7 @@ describe('TLS with client certificates (mTLS)', () => {
     const c = new DockerConnector({ rate_limit: 0, env: { DOCKER_HOST: t.host, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: t.certDir } });
     try {
       expect(((await c.execute('get_version')) as { Version: string }).Version).toBe(tlsEngine().version);
-      expect(c.engine.endpoint).toMatchObject({ kind: 'tcp', tls: true, port: 23760 });
+      expect(c.engine.endpoint).toMatchObject({ kind: 'tcp', tls: true, port: Number(new URL(t.host.replace('tcp://', 'http://')).port) });
     } finally {
       c.close();
     }
