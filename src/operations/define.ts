@@ -99,10 +99,10 @@ export const dryRunParam = z.boolean().default(false).describe('List what would 
 
 export const registryCredentialsParam = z
   .object({
-    username: z.string().optional(),
-    password: z.string().optional(),
-    serveraddress: z.string().optional(),
-    identitytoken: z.string().optional(),
+    username: z.string().optional().describe('Registry user'),
+    password: z.string().optional().describe('Registry password'),
+    serveraddress: z.string().optional().describe('Registry the credentials are for, e.g. "registry.example:5000"; they are only sent to that registry'),
+    identitytoken: z.string().optional().describe('Identity token (instead of username/password)'),
   })
   .strict()
   .describe('Registry credentials for this call (default: the configured ones)');
