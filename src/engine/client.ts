@@ -247,8 +247,9 @@ export class EngineClient {
       try {
         const message = await this.send(req.method, url, headers, payload, deadline, req.signal, () => (connected = true));
         const status = message.statusCode ?? 0;
+        // The path is logged without its query: build args and filters may carry values users consider private.
         this.logger.debug(
-          { operation: req.operation, endpoint: this.endpoint.address, method: req.method, path: url, status, duration_ms: Math.round(performance.now() - started), attempt },
+          { operation: req.operation, endpoint: this.endpoint.address, method: req.method, path: url.split('?')[0], status, duration_ms: Math.round(performance.now() - started), attempt },
           'engine request',
         );
         const ok = (status >= 200 && status < 300) || (req.okStatuses?.includes(status) ?? false);

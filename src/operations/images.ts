@@ -624,7 +624,8 @@ function labelsMatch(labels: Record<string, string>, wanted: string[], negated: 
     const eq = f.indexOf('=');
     return eq < 0 ? f in labels : labels[f.slice(0, eq)] === f.slice(eq + 1);
   };
-  return wanted.every(has) && !negated.some(has);
+  // As the Engine does: an object is kept out of a prune only when it carries every `label!` label.
+  return wanted.every(has) && !(negated.length > 0 && negated.every(has));
 }
 
 /**

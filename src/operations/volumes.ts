@@ -1,2 +1,223 @@
+import { z } from 'zod';
+import { ConnectorError } from '../errors.js';
+import { enginePath, normalizeFilters } from '../engine/path.js';
+import { defineOperation, dryRunParam, type OperationContext } from './define.js';
+import { containerName, engineFilters, engineMessageOf, matchesLabelFilters, pruneFiltersParam, pruneTimeoutMs, resolvePruneFilters, type ResolvedPruneFilters } from './networks.js';
+
+/** The local driver's rule for names; other drivers are at least this strict in practice. */
+export const volumeRef = z
+  .string()
+  .min(2, 'volume names are at least two characters')
+  .max(255)
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'expected a volume name (letters, digits, "_", ".", "-"; at least two characters)')
+  .describe('Volume name');
+
+/** The label the Engine (23+) puts on volumes it creates for a container without a name. */
+export const ANONYMOUS_VOLUME_LABEL = 'com.docker.volume.anonymous';
+
+export interface VolumeSummary {
+  Name: string;
+  Driver?: string;
+  Labels?: Record<string, string> | null;
+  Mountpoint?: string;
+  CreatedAt?: string;
+  Scope?: string;
+}
+
+const stringList = z.union([z.string(), z.array(z.string())]);
+
+export const listVolumes = defineOperation({
+  name: 'list_volumes',
+  category: 'volumes',
+  title: 'List volumes',
+  description: 'Volumes the Engine knows (GET /volumes).',
+  params: z
+    .object({
+      filters: z
+        .object({
+          dangling: z.boolean().optional().describe('true: only volumes no container refers to; false: only those in use'),
+          driver: stringList.optional().describe('Volume driver, e.g. "local"'),
+          label: stringList.optional().describe('"key" or "key=value"'),
+          name: stringList.optional().describe('Volume name or part of it'),
+        })
+        .strict()
+        .optional()
+        .describe('Filters: dangling, driver, label, name'),
+    })
+    .strict(),
+  safety: 'read',
+  idempotent: true,
+  result: "{volumes: [the Engine's volume objects], warnings: [...]}",
+  async run(ctx, p) {
+    const res = await ctx.json<{ Volumes?: VolumeSummary[] | null; Warnings?: string[] | null }>({
+      method: 'GET',
+      path: '/volumes',
+      query: { filters: normalizeFilters(p.filters) },
+    });
+    return { volumes: res.body?.Volumes ?? [], warnings: res.body?.Warnings ?? [] };
+  },
+});
+
+export const inspectVolume = defineOperation({
+  name: 'inspect_volume',
+  category: 'volumes',
+  title: 'Inspect a volume',
+  description: 'Details of one volume (GET /volumes/{name}).',
+  params: z.object({ volume: volumeRef }).strict(),
+  safety: 'read',
+  idempotent: true,
+  result: "The Engine's volume object (Name, Driver, Mountpoint, Labels, Options, Scope, CreatedAt, …)",
+  async run(ctx, p) {
+    return (await ctx.json<VolumeSummary>({ method: 'GET', path: enginePath`/volumes/${p.volume}` })).body;
+  },
+});
+
+export const createVolume = defineOperation({
+  name: 'create_volume',
+  category: 'volumes',
+  title: 'Create a volume',
+  description:
+    'Creates a volume (POST /volumes/create). Without a name the Engine picks a random one. With the local driver, creating a name that exists returns the existing volume unchanged.',
+  params: z
+    .object({
+      name: volumeRef.optional().describe('Volume name (default: a random name)'),
+      driver: z.string().min(1).max(128).default('local').describe('Volume driver (default: local)'),
+      driver_opts: z.record(z.string().min(1), z.string()).optional().describe('Driver options, e.g. {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}'),
+      labels: z.record(z.string().min(1), z.string()).optional().describe('Labels: {"key": "value"}'),
+    })
+    .strict(),
+  safety: 'write',
+  // Without a name, a repeated request creates a second volume.
+  idempotent: false,
+  result: "The Engine's volume object (Name, Driver, Mountpoint, Labels, Options, …)",
+  async run(ctx, p) {
+    const res = await ctx.json<VolumeSummary>({
+      method: 'POST',
+      path: '/volumes/create',
+      body: { Name: p.name, Driver: p.driver, DriverOpts: p.driver_opts, Labels: p.labels },
+    });
+    return res.body;
+  },
+});
+
+/** Containers (running or not) that refer to a volume. */
+export async function volumeUsers(ctx: OperationContext, name: string): Promise<{ id: string; name: string }[]> {
+  const res = await ctx.json<{ Id: string; Names?: string[] }[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters: { volume: [name] } } });
+  return (res.body ?? []).map((c) => ({ id: c.Id, name: containerName(c.Names?.[0]) }));
+}
+
+function volumeInUse(ctx: OperationContext, name: string, users: { id: string; name: string }[], cause?: ConnectorError): ConnectorError {
+  const who = users.length ? users.map((c) => c.name || c.id.slice(0, 12)).join(', ') : 'a container';
+  return new ConnectorError('CONFLICT', `Volume ${name} is in use by container(s) ${who}; remove them first`, {
+    status: 409,
+    operation: ctx.operation,
+    details: { volume: name, containers: users, ...(cause ? { engine_message: engineMessageOf(cause) } : {}) },
+  });
+}
+
+export const removeVolume = defineOperation({
+  name: 'remove_volume',
+  category: 'volumes',
+  title: 'Remove a volume',
+  description:
+    'Removes a volume (DELETE /volumes/{name}). A volume any container refers to (running or stopped) is a CONFLICT naming those containers, with or without force. `force` makes a missing volume a no-op instead of NOT_FOUND. `dry_run` checks without removing.',
+  params: z
+    .object({
+      volume: volumeRef,
+      force: z.boolean().default(false).describe('A volume that does not exist is not an error (deleted is then empty)'),
+      dry_run: dryRunParam,
+    })
+    .strict(),
+  safety: 'destructive',
+  idempotent: true,
+  result: '{deleted: [{name}], dry_run}',
+  async run(ctx, p) {
+    try {
+      await ctx.json({ method: 'GET', path: enginePath`/volumes/${p.volume}` });
+    } catch (err) {
+      if (p.force && err instanceof ConnectorError && err.code === 'NOT_FOUND') return { deleted: [], dry_run: p.dry_run };
+      throw err;
+    }
+    if (p.dry_run) {
+      const users = await volumeUsers(ctx, p.volume);
+      if (users.length) throw volumeInUse(ctx, p.volume, users);
+      return { deleted: [{ name: p.volume }], dry_run: true };
+    }
+    try {
+      await ctx.json({ method: 'DELETE', path: enginePath`/volumes/${p.volume}`, query: { force: p.force || undefined } });
+    } catch (err) {
+      if (err instanceof ConnectorError && err.status === 409) throw volumeInUse(ctx, p.volume, await volumeUsers(ctx, p.volume), err);
+      if (p.force && err instanceof ConnectorError && err.code === 'NOT_FOUND') return { deleted: [], dry_run: false };
+      throw err;
+    }
+    return { deleted: [{ name: p.volume }], dry_run: false };
+  },
+});
+
+export interface VolumePruneOptions {
+  /** Also named volumes (API 1.42+; older APIs prune every unused volume anyway). */
+  all: boolean;
+  /** Volumes that become unused before this prune runs (system_prune removes their containers first). */
+  freed?: Set<string>;
+}
+
+/**
+ * What POST /volumes/prune removes, the way the Engine decides it: local
+ * volumes no container refers to, passing the label filters; on API 1.42+
+ * only anonymous ones unless `all`.
+ */
+export async function planVolumePrune(ctx: OperationContext, f: ResolvedPruneFilters, opts: VolumePruneOptions): Promise<{ name: string }[]> {
+  const list = async (filters: Record<string, string[]>) =>
+    (await ctx.json<{ Volumes?: VolumeSummary[] | null }>({ method: 'GET', path: '/volumes', query: { filters } })).body?.Volumes ?? [];
+  const [local, dangling] = await Promise.all([list({ driver: ['local'] }), list({ dangling: ['true'], driver: ['local'] })]);
+  const unused = new Set([...dangling.map((v) => v.Name), ...(opts.freed ?? [])]);
+  const anonymousOnly = ctx.atLeast('1.42') && !opts.all;
+  return local
+    .filter((v) => unused.has(v.Name) && matchesLabelFilters(v.Labels, f) && (!anonymousOnly || Object.hasOwn(v.Labels ?? {}, ANONYMOUS_VOLUME_LABEL)))
+    .map((v) => ({ name: v.Name }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export async function runVolumePrune(ctx: OperationContext, f: ResolvedPruneFilters, all: boolean): Promise<{ deleted: { name: string }[]; space_reclaimed: number }> {
+  const filters = engineFilters(f, false);
+  // The `all` filter exists from 1.42; older Engines reject it and prune named volumes anyway.
+  if (all && ctx.atLeast('1.42')) filters.all = ['true'];
+  const res = await ctx.json<{ VolumesDeleted?: string[] | null; SpaceReclaimed?: number }>({
+    method: 'POST',
+    path: '/volumes/prune',
+    query: { filters },
+    timeoutMs: pruneTimeoutMs(ctx),
+  });
+  return {
+    deleted: (res.body?.VolumesDeleted ?? []).map((name) => ({ name })).sort((a, b) => a.name.localeCompare(b.name)),
+    space_reclaimed: res.body?.SpaceReclaimed ?? 0,
+  };
+}
+
+export const volumePruneFilters = pruneFiltersParam.omit({ until: true });
+
+export const pruneVolumes = defineOperation({
+  name: 'prune_volumes',
+  category: 'volumes',
+  title: 'Remove unused volumes',
+  description:
+    'Removes local volumes no container (running or stopped) refers to (POST /volumes/prune). On API 1.42 and later only anonymous volumes go unless `all` is true; on older APIs (Engine 20.10) every unused volume goes, named or not, whatever `all` says. `dry_run` lists exactly what would go.',
+  params: z
+    .object({
+      filters: volumePruneFilters.optional().describe('Which volumes: {label, "label!"} (volumes have no until filter)'),
+      all: z.boolean().default(false).describe('Also named volumes, not only anonymous ones (API 1.42+; older APIs always include them)'),
+      dry_run: dryRunParam,
+    })
+    .strict(),
+  safety: 'destructive',
+  idempotent: true,
+  result: '{deleted: [{name}], space_reclaimed (null for a dry run), dry_run}',
+  async run(ctx, p) {
+    const f = resolvePruneFilters(p.filters);
+    if (p.dry_run) return { deleted: await planVolumePrune(ctx, f, { all: p.all }), space_reclaimed: null, dry_run: true };
+    return { ...(await runVolumePrune(ctx, f, p.all)), dry_run: false };
+  },
+});
+
 /** Volumes operations. */
-export const volumeOperations = [] as const;
+export const volumeOperations = [listVolumes, inspectVolume, createVolume, removeVolume, pruneVolumes] as const;

@@ -1,0 +1,608 @@
+/**
+ * Incident-response containment (isolate_container, restore_container) and
+ * system_prune, which plans and runs the per-type prunes in the order that
+ * frees the most: containers, networks, volumes, images, build cache.
+ */
+import { z } from 'zod';
+import { ConnectorError } from '../errors.js';
+import { enginePath } from '../engine/path.js';
+import { containerRef, defineOperation, dryRunParam, type OperationContext } from './define.js';
+import {
+  byName,
+  containerName,
+  createdBefore,
+  disconnect,
+  endpointOn,
+  engineFilters,
+  engineMessageOf,
+  inspectContainer,
+  inspectNetwork,
+  matchesLabelFilters,
+  networkRef,
+  planNetworkPrune,
+  pruneFiltersParam,
+  pruneTimeoutMs,
+  resolvePruneFilters,
+  runNetworkPrune,
+  type ContainerInspect,
+  type EndpointSettings,
+  type NetworkSummary,
+  type ResolvedPruneFilters,
+} from './networks.js';
+import { planVolumePrune, runVolumePrune } from './volumes.js';
+
+/* ======================= isolate / restore ======================= */
+
+const hexId = z.string().regex(/^[0-9a-f]{64}$/, 'expected a full 64-character id');
+
+const restoreNetworkSchema = z
+  .object({
+    network_id: hexId.describe('Id of the network the container was attached to'),
+    network_name: networkRef.describe('Its name (used if the network was re-created under a new id)'),
+    aliases: z.array(z.string().min(1)).describe('User-given aliases on that network (not the automatic short-id alias)'),
+    links: z.array(z.string().min(1)).describe('Legacy links on that network ("container:alias")'),
+    ipv4_address: z.ipv4().nullable().describe('The IPv4 address it had (null if none, e.g. not running)'),
+    ipv6_address: z.ipv6().nullable().describe('The IPv6 address it had'),
+    static_ipv4: z.ipv4().nullable().describe('Configured static IPv4 address (IPAMConfig), null when dynamic'),
+    static_ipv6: z.ipv6().nullable().describe('Configured static IPv6 address (IPAMConfig), null when dynamic'),
+    link_local_ips: z.array(z.string()).describe('Configured link-local addresses'),
+    mac_address: z.string().nullable().describe('The MAC address it had'),
+    driver_opts: z.record(z.string(), z.string()).nullable().describe('Endpoint driver options'),
+    gw_priority: z.number().int().nullable().describe('Gateway priority (API 1.48+)'),
+  })
+  .strict();
+export type RestoreNetwork = z.output<typeof restoreNetworkSchema>;
+
+export const restoreRecordSchema = z
+  .object({
+    version: z.literal(1).describe('Record format version'),
+    container_id: hexId.describe('The isolated container'),
+    container_name: z.string().describe('Its name at isolation time'),
+    networks: z.array(restoreNetworkSchema).max(256).describe('Networks it was disconnected from'),
+    was_paused: z.boolean().describe('Whether it was paused before isolation'),
+    paused_by_isolate: z.boolean().describe('Whether isolate_container paused it'),
+    isolated_at: z.string().describe('When (RFC 3339)'),
+  })
+  .strict();
+export type RestoreRecord = z.output<typeof restoreRecordSchema>;
+
+/**
+ * Aliases the user gave. Engines before 25 (and API < 1.45) add the
+ * container's short id to Aliases on every user-defined network, and add it
+ * again on reconnect, so it is not part of what must be restored.
+ */
+export function userAliases(aliases: string[] | null | undefined, containerId: string): string[] {
+  const shortId = containerId.slice(0, 12);
+  return (aliases ?? []).filter((a) => a !== shortId);
+}
+
+/** The restore entry for one endpoint of a container. */
+export function restoreEntry(networkName: string, networkId: string, ep: EndpointSettings, containerId: string): RestoreNetwork {
+  return {
+    network_id: networkId,
+    network_name: networkName,
+    aliases: userAliases(ep.Aliases, containerId),
+    links: ep.Links ?? [],
+    ipv4_address: ep.IPAddress || null,
+    ipv6_address: ep.GlobalIPv6Address || null,
+    static_ipv4: ep.IPAMConfig?.IPv4Address || null,
+    static_ipv6: ep.IPAMConfig?.IPv6Address || null,
+    link_local_ips: ep.IPAMConfig?.LinkLocalIPs ?? [],
+    mac_address: ep.MacAddress || null,
+    driver_opts: ep.DriverOpts && Object.keys(ep.DriverOpts).length ? ep.DriverOpts : null,
+    gw_priority: ep.GwPriority ?? null,
+  };
+}
+
+/** A container on these cannot be cut off by disconnecting it. */
+function networkModeProblem(c: ContainerInspect): string | undefined {
+  const mode = c.HostConfig?.NetworkMode ?? '';
+  if (mode === 'host') return "it uses the host's network stack, which cannot be disconnected; stop or pause it instead";
+  if (mode.startsWith('container:')) return `it shares the network stack of container ${mode.slice('container:'.length, 'container:'.length + 12)}; isolate that container instead`;
+  return undefined;
+}
+
+/**
+ * Endpoints that isolation removes: all of them except "none" (no network
+ * at all). The container's primary network (its network mode) comes first,
+ * so a restore reconnects it first, as at creation.
+ */
+function attachedNetworks(c: ContainerInspect): [string, EndpointSettings][] {
+  const primary = c.HostConfig?.NetworkMode === 'default' ? 'bridge' : c.HostConfig?.NetworkMode;
+  return Object.entries(c.NetworkSettings?.Networks ?? {})
+    .filter(([name]) => name !== 'none' && name !== 'host')
+    .sort(([x], [y]) => Number(y === primary) - Number(x === primary));
+}
+
+async function setPaused(ctx: OperationContext, id: string, paused: boolean): Promise<void> {
+  await ctx.json({ method: 'POST', path: paused ? enginePath`/containers/${id}/pause` : enginePath`/containers/${id}/unpause` });
+}
+
+export const isolateContainer = defineOperation({
+  name: 'isolate_container',
+  category: 'containers',
+  title: 'Isolate a container (incident response)',
+  description:
+    'Cuts a container off the network: disconnects it (force) from every network it is attached to and, with pause: true, freezes its processes. Labels and configuration are left alone. Returns a `restore` record (networks, user-given aliases, links, addresses, static vs dynamic, MAC, pause state) to hand to restore_container. Isolating a container that is already isolated changes nothing (changed: false; its restore record then lists no networks, so keep the first one). Containers using the host network or another container\'s network cannot be isolated this way (CONFLICT).',
+  params: z
+    .object({
+      container: containerRef,
+      pause: z.boolean().default(false).describe('Also pause the container (freeze its processes) if it is running'),
+    })
+    .strict(),
+  safety: 'write',
+  idempotent: true,
+  result: '{changed, container: {id, name}, disconnected: [{id, name}], paused, restore: {…record for restore_container}, warnings}',
+  async run(ctx, p) {
+    const c = await inspectContainer(ctx, p.container);
+    const who = { id: c.Id, name: containerName(c.Name) };
+    const problem = networkModeProblem(c);
+    if (problem) throw new ConnectorError('CONFLICT', `Cannot isolate ${who.name}: ${problem}`, { operation: ctx.operation, details: { network_mode: c.HostConfig?.NetworkMode } });
+    const wasPaused = c.State?.Paused === true;
+    const record: RestoreRecord = {
+      version: 1,
+      container_id: c.Id,
+      container_name: who.name,
+      networks: [],
+      was_paused: wasPaused,
+      paused_by_isolate: false,
+      isolated_at: new Date().toISOString(),
+    };
+    const warnings: string[] = [];
+    const disconnected: { id: string; name: string }[] = [];
+    for (const [name, ep] of attachedNetworks(c)) {
+      try {
+        // A stopped container's endpoint has no NetworkID yet: ask the network.
+        const id = ep.NetworkID || (await inspectNetwork(ctx, name)).Id;
+        const entry = restoreEntry(name, id, ep, c.Id);
+        if (await disconnect(ctx, id, c.Id, true)) {
+          record.networks.push(entry);
+          disconnected.push({ id, name });
+        }
+      } catch (err) {
+        // Whatever was already cut off must still be restorable.
+        const e = err instanceof ConnectorError ? err : new ConnectorError('ENGINE_ERROR', String(err));
+        throw new ConnectorError(e.code, `Isolating ${who.name} failed at network ${name}: ${e.message}`, {
+          status: e.status,
+          operation: ctx.operation,
+          details: { ...e.details, restore: record, disconnected },
+        });
+      }
+    }
+    if (p.pause && !wasPaused) {
+      if (c.State?.Running) {
+        await setPaused(ctx, c.Id, true);
+        record.paused_by_isolate = true;
+      } else {
+        warnings.push(`${who.name} is not running: there is nothing to pause`);
+      }
+    }
+    const changed = disconnected.length > 0 || record.paused_by_isolate;
+    if (!changed) warnings.push(`${who.name} was already isolated: nothing changed`);
+    return { changed, container: who, disconnected, paused: wasPaused || record.paused_by_isolate, restore: record, warnings };
+  },
+});
+
+export interface RestoredNetwork {
+  network_id: string;
+  network_name: string;
+  changed: boolean;
+  aliases: string[];
+  ipv4_address: string | null;
+  ipv6_address: string | null;
+  mac_address: string | null;
+}
+
+function endpointConfig(ctx: OperationContext, rn: RestoreNetwork, pin?: { ipv4: string | null; ipv6: string | null }): Record<string, unknown> {
+  const v4 = rn.static_ipv4 ?? pin?.ipv4 ?? undefined;
+  const v6 = rn.static_ipv6 ?? pin?.ipv6 ?? undefined;
+  const ipam = v4 || v6 || rn.link_local_ips.length ? { IPv4Address: v4, IPv6Address: v6, LinkLocalIPs: rn.link_local_ips.length ? rn.link_local_ips : undefined } : undefined;
+  return {
+    Aliases: rn.aliases.length ? rn.aliases : undefined,
+    Links: rn.links.length ? rn.links : undefined,
+    IPAMConfig: ipam,
+    // Settable on connect from 1.44; Engines that derive the MAC from the IP (20.10) or pick a random one ignore it.
+    MacAddress: ctx.atLeast('1.44') && rn.mac_address ? rn.mac_address : undefined,
+    DriverOpts: rn.driver_opts ?? undefined,
+    GwPriority: ctx.atLeast('1.48') && rn.gw_priority ? rn.gw_priority : undefined,
+  };
+}
+
+async function connect(ctx: OperationContext, networkId: string, containerId: string, config: Record<string, unknown>): Promise<void> {
+  await ctx.json({ method: 'POST', path: enginePath`/networks/${networkId}/connect`, body: { Container: containerId, EndpointConfig: config } });
+}
+
+export const restoreContainer = defineOperation({
+  name: 'restore_container',
+  category: 'containers',
+  title: 'Undo isolate_container',
+  description:
+    'Reconnects a container exactly as the restore record from isolate_container says: the same networks, user-given aliases, links and addresses (a static address stays static; a dynamic one is asked for again and pinned only if the Engine would hand out another), and unpauses it if it was not paused before isolation. The MAC address is asked for again on API 1.44+, but Engines that choose it themselves keep their choice (20.10 derives it from the IP address, so it comes back with the address; 28.x picks a new random one, as on every restart). Every network is checked before anything changes. Networks already reconnected are left alone, so repeating a restore changes nothing (changed: false). Networks attached since isolation are left attached and named in the warnings.',
+  params: z
+    .object({
+      container: containerRef,
+      restore: restoreRecordSchema.describe('The `restore` record isolate_container returned'),
+    })
+    .strict(),
+  safety: 'write',
+  idempotent: true,
+  result: '{changed, container: {id, name}, networks: [{network_id, network_name, changed, aliases, ipv4_address, ipv6_address, mac_address}], unpaused, warnings}',
+  async run(ctx, p) {
+    const rec = p.restore;
+    let c = await inspectContainer(ctx, p.container);
+    const who = { id: c.Id, name: containerName(c.Name) };
+    if (c.Id !== rec.container_id) {
+      throw new ConnectorError('INVALID_PARAMS', `Invalid parameter restore: the record is for container ${rec.container_name} (${rec.container_id.slice(0, 12)}), not ${who.name} (${c.Id.slice(0, 12)})`, {
+        operation: ctx.operation,
+      });
+    }
+    const warnings: string[] = [];
+    // Resolve every network first: a restore that cannot finish should not start.
+    const targets: [RestoreNetwork, NetworkSummary][] = [];
+    const missing: string[] = [];
+    for (const rn of rec.networks) {
+      const net = await findNetwork(ctx, rn);
+      if (!net) missing.push(rn.network_name);
+      else {
+        if (net.Id !== rn.network_id) warnings.push(`network ${rn.network_name} was re-created (id ${net.Id.slice(0, 12)} instead of ${rn.network_id.slice(0, 12)}); reconnected to the new one`);
+        targets.push([rn, net]);
+      }
+    }
+    if (missing.length) {
+      throw new ConnectorError('NOT_FOUND', `Cannot restore ${who.name}: network(s) ${missing.join(', ')} no longer exist; nothing was changed`, {
+        operation: ctx.operation,
+        details: { missing_networks: missing },
+      });
+    }
+
+    const done: string[] = [];
+    const changedIds = new Set<string>();
+    for (const [rn, net] of targets) {
+      if (endpointOn(c, net)) continue;
+      try {
+        await connect(ctx, net.Id, c.Id, endpointConfig(ctx, rn));
+        changedIds.add(net.Id);
+        const pinned = await keepDynamicAddress(ctx, rn, net, c.Id);
+        if (pinned) warnings.push(pinned);
+        done.push(net.Name);
+      } catch (err) {
+        const e = err instanceof ConnectorError ? err : new ConnectorError('ENGINE_ERROR', String(err));
+        throw new ConnectorError(e.code, `Restoring ${who.name} failed at network ${net.Name}: ${e.message}`, {
+          status: e.status,
+          operation: ctx.operation,
+          details: { ...e.details, reconnected: done },
+        });
+      }
+    }
+
+    let unpaused = false;
+    if (!rec.was_paused) {
+      const now = await inspectContainer(ctx, c.Id);
+      if (now.State?.Paused) {
+        await setPaused(ctx, c.Id, false);
+        unpaused = true;
+      }
+    }
+
+    // Report what the Engine now says, not what was asked for.
+    c = await inspectContainer(ctx, c.Id);
+    const wanted = new Set(targets.map(([, net]) => net.Name));
+    const others = attachedNetworks(c).filter(([name]) => !wanted.has(name)).map(([name]) => name);
+    if (others.length) warnings.push(`also attached to ${others.join(', ')} (not in the record; left attached)`);
+    const networks: RestoredNetwork[] = targets.map(([, net]) => {
+      const ep = endpointOn(c, net);
+      return {
+        network_id: net.Id,
+        network_name: net.Name,
+        changed: changedIds.has(net.Id),
+        aliases: userAliases(ep?.Aliases, c.Id),
+        ipv4_address: ep?.IPAddress || null,
+        ipv6_address: ep?.GlobalIPv6Address || null,
+        mac_address: ep?.MacAddress || null,
+      };
+    });
+    return { changed: changedIds.size > 0 || unpaused, container: who, networks, unpaused, warnings };
+  },
+});
+
+async function findNetwork(ctx: OperationContext, rn: RestoreNetwork): Promise<NetworkSummary | undefined> {
+  for (const ref of [rn.network_id, rn.network_name]) {
+    try {
+      return await inspectNetwork(ctx, ref);
+    } catch (err) {
+      if (!(err instanceof ConnectorError && err.code === 'NOT_FOUND')) throw err;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A dynamic address is asked for again without pinning it, so the
+ * container's configuration stays dynamic. If the Engine handed out another
+ * address, reconnect asking for the old one (which pins it); if that is
+ * refused (taken, or the network has no user-configured subnet), keep the
+ * new one. Returns a warning when the result differs from the record.
+ */
+async function keepDynamicAddress(ctx: OperationContext, rn: RestoreNetwork, net: NetworkSummary, containerId: string): Promise<string | undefined> {
+  const dynamic4 = !rn.static_ipv4 && rn.ipv4_address;
+  const dynamic6 = !rn.static_ipv6 && rn.ipv6_address;
+  if (!dynamic4 && !dynamic6) return undefined;
+  const ep = endpointOn(await inspectContainer(ctx, containerId), net);
+  if (!ep?.IPAddress && !ep?.GlobalIPv6Address) return undefined; // not running: addresses come at start
+  const differs4 = dynamic4 && ep.IPAddress !== rn.ipv4_address;
+  const differs6 = dynamic6 && ep.GlobalIPv6Address !== rn.ipv6_address;
+  if (!differs4 && !differs6) return undefined;
+  const got = `${ep.IPAddress || ''}${ep.GlobalIPv6Address ? ` ${ep.GlobalIPv6Address}` : ''}`.trim();
+  await disconnect(ctx, net.Id, containerId, true);
+  try {
+    await connect(ctx, net.Id, containerId, endpointConfig(ctx, rn, { ipv4: differs4 ? rn.ipv4_address : null, ipv6: differs6 ? rn.ipv6_address : null }));
+    return `on ${net.Name} the Engine offered ${got}; the old address was requested explicitly, so it is now configured as static`;
+  } catch (err) {
+    await connect(ctx, net.Id, containerId, endpointConfig(ctx, rn));
+    const why = err instanceof ConnectorError ? engineMessageOf(err) : String(err);
+    return `on ${net.Name} the old address ${[rn.ipv4_address, rn.ipv6_address].filter(Boolean).join(' ')} could not be had back (${why}); it now has a new one`;
+  }
+}
+
+/* ======================= system_prune ======================= */
+
+export interface ContainerSummary {
+  Id: string;
+  Names?: string[];
+  State?: string;
+  Labels?: Record<string, string> | null;
+  Created?: number;
+  ImageID?: string;
+  Mounts?: { Type?: string; Name?: string }[] | null;
+}
+
+export interface ImageSummary {
+  Id: string;
+  ParentId?: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+  Created?: number;
+  Labels?: Record<string, string> | null;
+}
+
+export interface BuildCacheRecord {
+  ID: string;
+  Type?: string;
+  Description?: string;
+  InUse?: boolean;
+  Shared?: boolean;
+  LastUsedAt?: string | null;
+}
+
+export type Named = { id: string; name: string | null };
+
+/** Containers POST /containers/prune removes: every one that is not running (paused and restarting count as running). */
+export function planContainerPrune(containers: ContainerSummary[], f: ResolvedPruneFilters): ContainerSummary[] {
+  return containers.filter((c) => ['created', 'exited', 'dead'].includes(c.State ?? '') && matchesLabelFilters(c.Labels, f) && createdBefore(c.Created, f.until));
+}
+
+const realRefs = (refs: string[] | null | undefined) => (refs ?? []).filter((r) => r !== '<none>:<none>' && r !== '<none>@<none>');
+const imageName = (img: ImageSummary | undefined) => realRefs(img?.RepoTags)[0] ?? null;
+
+/**
+ * Images POST /images/prune removes (classic image store), simulated: the
+ * candidates are leaf images (dangling only) or all images, less untagged
+ * images with children and those the filters exclude; an image a container
+ * uses is refused; one that still has children is only untagged; removing
+ * an image also removes its parent once that is untagged, unused and
+ * childless. The order the Engine goes in does not change the outcome.
+ */
+export function planImagePrune(images: ImageSummary[], usedByContainers: Set<string>, danglingOnly: boolean, f: ResolvedPruneFilters): Named[] {
+  const byId = new Map(images.map((i) => [i.Id, i]));
+  const children = new Map<string, Set<string>>();
+  for (const i of images) if (i.ParentId && byId.has(i.ParentId)) (children.get(i.ParentId) ?? children.set(i.ParentId, new Set()).get(i.ParentId)!).add(i.Id);
+  const refCount = new Map(images.map((i) => [i.Id, realRefs(i.RepoTags).length + realRefs(i.RepoDigests).length]));
+  const kids = (id: string) => children.get(id)?.size ?? 0;
+
+  const top = images.filter((i) => {
+    if (danglingOnly && kids(i.Id) > 0) return false;
+    if (refCount.get(i.Id) === 0 && kids(i.Id) > 0) return false;
+    return createdBefore(i.Created, f.until) && matchesLabelFilters(i.Labels, f);
+  });
+  const deleted = new Set<string>();
+  const remove = (id: string): void => {
+    if (usedByContainers.has(id) || deleted.has(id)) return;
+    if (kids(id) > 0) {
+      refCount.set(id, 0); // untagged, kept for its children
+      return;
+    }
+    deleted.add(id);
+    const parent = byId.get(id)?.ParentId;
+    if (!parent || !byId.has(parent)) return;
+    children.get(parent)?.delete(id);
+    if (refCount.get(parent) === 0 && kids(parent) === 0) remove(parent);
+  };
+  for (const img of top) {
+    if (danglingOnly && realRefs(img.RepoTags).length > 0) continue;
+    remove(img.Id);
+  }
+  return [...deleted].map((id) => ({ id, name: imageName(byId.get(id)) })).sort(byIdThenName);
+}
+
+/** Build cache records POST /build/prune removes: not in use; without `all`, not shared, internal or frontend; last used before `until`. */
+export function planBuildCachePrune(records: BuildCacheRecord[], all: boolean, until: number | undefined): Named[] {
+  return records
+    .filter((r) => {
+      if (r.InUse) return false;
+      if (!all && (r.Shared || r.Type === 'internal' || r.Type === 'frontend')) return false;
+      return !r.LastUsedAt || createdBefore(r.LastUsedAt, until);
+    })
+    .map((r) => ({ id: r.ID, name: r.Description ?? null }))
+    .sort(byIdThenName);
+}
+
+const byIdThenName = (a: Named, b: Named) => (a.name ?? '').localeCompare(b.name ?? '') || a.id.localeCompare(b.id);
+
+const systemPruneParams = z
+  .object({
+    all_images: z.boolean().default(false).describe('Remove every image no container uses, not only dangling ones (also all unused build cache)'),
+    volumes: z.boolean().default(false).describe('Also prune volumes no container refers to (anonymous ones only on API 1.42+, every one on older APIs)'),
+    build_cache: z
+      .boolean()
+      .optional()
+      .describe('Also prune the build cache (default: yes, unless label filters are given: build cache records carry no labels, so a label filter cannot limit them)'),
+    filters: pruneFiltersParam.optional().describe('Applied to every object type: {until, label, "label!"}'),
+    dry_run: dryRunParam,
+  })
+  .strict()
+  .superRefine((p, issue) => {
+    const f = p.filters;
+    const labelled = f?.label !== undefined || f?.['label!'] !== undefined;
+    if (p.build_cache === true && labelled) {
+      issue.addIssue({ code: 'custom', path: ['build_cache'], message: 'build cache records carry no labels, so the label filters would not limit what goes; drop build_cache or the label filters' });
+    }
+    if (p.volumes && f?.until !== undefined) {
+      issue.addIssue({ code: 'custom', path: ['filters', 'until'], message: 'volumes cannot be filtered by time; drop until or volumes' });
+    }
+  });
+
+export interface Section<T> {
+  deleted: T[];
+  space_reclaimed: number | null;
+}
+
+export const systemPrune = defineOperation({
+  name: 'system_prune',
+  category: 'system',
+  title: 'Remove unused data',
+  description:
+    'Prunes, in this order, stopped containers, networks no running container uses, volumes no container refers to (only with volumes: true), unused images (dangling only unless all_images) and the build cache (where the Engine has one). The filters apply to each type. `dry_run` names everything that would go, counting what the earlier steps free (a volume or image used only by a container that goes is listed too). Image planning follows the classic image store; build cache planning is an estimate (removing a record can free its parents).',
+  params: systemPruneParams,
+  safety: 'destructive',
+  idempotent: true,
+  result:
+    '{dry_run, containers: {deleted: [{id, name}], space_reclaimed}, networks: {deleted: [{id, name}]}, volumes: {deleted: [{name}], space_reclaimed} | null, images: {deleted: [{id, name}], space_reclaimed}, build_cache: {deleted: [{id, name}], space_reclaimed} | null, skipped: [{what, reason}], space_reclaimed} (space is null for a dry run)',
+  async run(ctx, p) {
+    const f = resolvePruneFilters(p.filters);
+    const labelled = f.label.length > 0 || f.labelNot.length > 0;
+    const withBuildCache = p.build_cache ?? !labelled;
+    const skipped: { what: string; reason: string }[] = [];
+    if (!p.volumes) skipped.push({ what: 'volumes', reason: 'not requested (volumes: true)' });
+    if (!withBuildCache) skipped.push({ what: 'build_cache', reason: labelled ? 'label filters cannot select build cache records' : 'not requested' });
+
+    const containers = await listAllContainers(ctx);
+    const images = (await ctx.json<ImageSummary[]>({ method: 'GET', path: '/images/json', query: { all: true, digests: true } })).body ?? [];
+    const cache = withBuildCache ? await buildCacheRecords(ctx) : undefined;
+    if (withBuildCache && cache === undefined) skipped.push({ what: 'build_cache', reason: 'this Engine reports no build cache' });
+
+    if (p.dry_run) {
+      const goneContainers = planContainerPrune(containers, f);
+      const gone = new Set(goneContainers.map((c) => c.Id));
+      const kept = containers.filter((c) => !gone.has(c.Id));
+      const networks = await planNetworkPrune(ctx, f);
+      let volumes: Section<{ name: string }> | null = null;
+      if (p.volumes) {
+        const keptVolumes = new Set(kept.flatMap(volumeNames));
+        const freed = new Set(goneContainers.flatMap(volumeNames).filter((v) => !keptVolumes.has(v)));
+        volumes = { deleted: await planVolumePrune(ctx, f, { all: false, freed }), space_reclaimed: null };
+      }
+      const used = new Set(kept.map((c) => c.ImageID ?? ''));
+      return {
+        dry_run: true,
+        containers: { deleted: goneContainers.map((c) => ({ id: c.Id, name: containerName(c.Names?.[0]) })).sort(byIdThenName), space_reclaimed: null },
+        networks: { deleted: networks.candidates.sort(byName) },
+        volumes,
+        images: { deleted: planImagePrune(images, used, !p.all_images, f), space_reclaimed: null },
+        build_cache: cache ? { deleted: planBuildCachePrune(cache, p.all_images, f.until), space_reclaimed: null } : null,
+        skipped,
+        space_reclaimed: null,
+      };
+    }
+
+    // Each step runs on its own; if one fails, say what the earlier ones did.
+    const done: Record<string, unknown> = {};
+    const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+      try {
+        const out = await fn();
+        done[what] = out;
+        return out;
+      } catch (err) {
+        const e = err instanceof ConnectorError ? err : new ConnectorError('ENGINE_ERROR', String(err));
+        throw new ConnectorError(e.code, `system_prune failed while pruning ${what}: ${e.message}`, { status: e.status, operation: ctx.operation, details: { ...e.details, completed: done } });
+      }
+    };
+    const containersOut = await step('containers', async () => {
+      const res = await ctx.json<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>({
+        method: 'POST',
+        path: '/containers/prune',
+        query: { filters: engineFilters(f) },
+        timeoutMs: pruneTimeoutMs(ctx),
+      });
+      const names = new Map(containers.map((c) => [c.Id, containerName(c.Names?.[0])]));
+      return {
+        deleted: (res.body?.ContainersDeleted ?? []).map((id) => ({ id, name: names.get(id) ?? null })).sort(byIdThenName),
+        space_reclaimed: res.body?.SpaceReclaimed ?? 0,
+      };
+    });
+    const networksOut = await step('networks', async () => {
+      const known = (await ctx.json<NetworkSummary[]>({ method: 'GET', path: '/networks' })).body ?? [];
+      return { deleted: await runNetworkPrune(ctx, f, known) };
+    });
+    const volumesOut = p.volumes ? await step('volumes', () => runVolumePrune(ctx, f, false)) : null;
+    const imagesOut = await step('images', async () => {
+      const res = await ctx.json<{ ImagesDeleted?: { Deleted?: string; Untagged?: string }[] | null; SpaceReclaimed?: number }>({
+        method: 'POST',
+        path: '/images/prune',
+        query: { filters: { ...engineFilters(f), dangling: [String(!p.all_images)] } },
+        timeoutMs: pruneTimeoutMs(ctx),
+      });
+      const byId = new Map(images.map((i) => [i.Id, i]));
+      const deleted = (res.body?.ImagesDeleted ?? []).filter((d) => d.Deleted).map((d) => ({ id: d.Deleted!, name: imageName(byId.get(d.Deleted!)) }));
+      return { deleted: deleted.sort(byIdThenName), space_reclaimed: res.body?.SpaceReclaimed ?? 0 };
+    });
+    const cacheOut = cache ? await step('build_cache', () => runBuildCachePrune(ctx, cache, p.all_images, f.until)) : null;
+    const sections = [containersOut, volumesOut, imagesOut, cacheOut];
+    return {
+      dry_run: false,
+      containers: containersOut,
+      networks: networksOut,
+      volumes: volumesOut,
+      images: imagesOut,
+      build_cache: cacheOut,
+      skipped,
+      space_reclaimed: sections.reduce((sum, s) => sum + (s?.space_reclaimed ?? 0), 0),
+    };
+  },
+});
+
+const volumeNames = (c: ContainerSummary) => (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name!);
+
+async function listAllContainers(ctx: OperationContext): Promise<ContainerSummary[]> {
+  return (await ctx.json<ContainerSummary[]>({ method: 'GET', path: '/containers/json', query: { all: true } })).body ?? [];
+}
+
+/** The build cache records, or undefined where the Engine has no build cache to report. */
+async function buildCacheRecords(ctx: OperationContext): Promise<BuildCacheRecord[] | undefined> {
+  const res = await ctx.json<{ BuildCache?: BuildCacheRecord[] | null }>({
+    method: 'GET',
+    path: '/system/df',
+    // Only the build cache: computing every image's and volume's size is slow (type= exists from 1.42).
+    query: ctx.atLeast('1.42') ? { type: ['build-cache'] } : undefined,
+    timeoutMs: pruneTimeoutMs(ctx),
+  });
+  const records = res.body?.BuildCache;
+  return records === undefined ? undefined : (records ?? []);
+}
+
+async function runBuildCachePrune(ctx: OperationContext, before: BuildCacheRecord[], all: boolean, until: number | undefined): Promise<Section<Named>> {
+  // The builder takes `until` as "not used for this long" (a duration).
+  const filters = until === undefined ? undefined : { until: [`${Math.max(1, Math.ceil(Date.now() / 1000 - until))}s`] };
+  const res = await ctx.json<{ CachesDeleted?: string[] | null; SpaceReclaimed?: number }>({
+    method: 'POST',
+    path: '/build/prune',
+    query: { all: all || undefined, filters },
+    timeoutMs: pruneTimeoutMs(ctx),
+  });
+  const names = new Map(before.map((r) => [r.ID, r.Description ?? null]));
+  return {
+    deleted: (res.body?.CachesDeleted ?? []).map((id) => ({ id, name: names.get(id) ?? null })).sort(byIdThenName),
+    space_reclaimed: res.body?.SpaceReclaimed ?? 0,
+  };
+}
+
+export const containmentOperations = [isolateContainer, restoreContainer, systemPrune] as const;
