@@ -76,7 +76,10 @@ class AttemptTimeout extends Error {
 export class EngineClient {
   readonly endpoint: Endpoint;
   private readonly agent: http.Agent;
-  private readonly authHeader: string | undefined;
+  /** The Authorization header for a proxy in front of the Engine (also used by upgraded connections). */
+  readonly authHeader: string | undefined;
+  /** TLS settings of this endpoint's connections, for connections made outside the pool (upgrades). */
+  readonly tlsOptions: https.AgentOptions | undefined;
   private readonly limiter: TokenBucket | undefined;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -97,18 +100,10 @@ export class EngineClient {
     const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, scheduling: 'lifo' as const };
     if (this.endpoint.kind === 'tcp' && this.endpoint.tls) {
       const tls = loadTlsMaterial(config);
-      this.agent = new https.Agent({
-        ...agentOptions,
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        rejectUnauthorized: config.verify_ssl,
-        servername: config.tls_server_name,
-      });
+      this.tlsOptions = { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: config.verify_ssl, servername: config.tls_server_name };
+      this.agent = new https.Agent({ ...agentOptions, ...this.tlsOptions });
     } else {
-      if (config.verify_ssl === false && this.endpoint.kind === 'tcp') {
-        // verify_ssl only matters for https; nothing to do.
-      }
+      this.tlsOptions = undefined;
       this.agent = new http.Agent(agentOptions);
     }
     if (config.access_token) this.authHeader = `Bearer ${config.access_token}`;

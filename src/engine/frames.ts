@@ -51,7 +51,12 @@ export class FrameParser {
   }
 }
 
-/** True when the Engine said the body is a raw (TTY) stream rather than framed. */
+/**
+ * True when the Engine said the body is a raw (TTY) stream rather than framed.
+ * Only meaningful from API 1.42, and never for a non-upgraded
+ * POST /exec/{id}/start (Engine 28 labels that framed body raw-stream):
+ * decide those from Tty.
+ */
 export function isRawStream(contentType: string | undefined, tty: boolean | undefined): boolean {
   if (contentType?.includes('vnd.docker.raw-stream')) return true;
   if (contentType?.includes('vnd.docker.multiplexed-stream')) return false;

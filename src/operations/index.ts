@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import { systemOperations } from './system.js';
 import { containerOperations } from './containers.js';
+import { containerIoOperations } from './container-io.js';
+import { containmentOperations } from './containment.js';
 import { imageOperations } from './images.js';
 import { networkOperations } from './networks.js';
 import { volumeOperations } from './volumes.js';
@@ -12,7 +14,7 @@ import type { OperationDefinition } from './define.js';
  * derived from this list. Adding an operation = one declaration in its
  * family file + its tests.
  */
-export const operations = [...systemOperations, ...containerOperations, ...imageOperations, ...networkOperations, ...volumeOperations] as const;
+export const operations = [...systemOperations, ...containerOperations, ...containerIoOperations, ...imageOperations, ...networkOperations, ...volumeOperations, ...containmentOperations] as const;
 
 export type AnyOperation = (typeof operations)[number];
 export type OperationName = AnyOperation['name'];
