@@ -1,18 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectorError, DockerConnector } from '../../src/index.js';
+import { DockerConnector } from '../../src/index.js';
 import { connectorFor, uniqueName } from '../support/connector.js';
 import { engines, harness, type HarnessEngine } from '../support/harness.js';
 import { FaultProxy } from '../support/fault-proxy.js';
+import { failure } from '../support/expect-error.js';
 
-async function failure(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 function tlsEngine(): HarnessEngine {
   return harness().engines.find((e) => e.name === harness().tls.engine)!;

@@ -7,24 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectorError, DockerConnector } from '../../src/index.js';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines, harness, type HarnessEngine } from '../support/harness.js';
+import { failure } from '../support/expect-error.js';
+import { docker } from '../support/docker-cli.js';
 
 const IMAGE = 'dc-busybox:latest';
 const LABEL = `${TEST_LABEL}=containers-io`;
-
-/** Runs `fn` and returns the ConnectorError it throws (fails the test if it does not throw). */
-async function failure(fn: () => Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('expected the call to fail');
-}
-
-function docker(engine: HarnessEngine, args: string[], input?: Buffer): string {
-  return execFileSync('docker', ['-H', engine.host, ...args], { input, maxBuffer: 64 * 1024 * 1024 }).toString();
-}
 
 /** A labelled busybox container started with the docker CLI (fixtures only; the code under test is the connector). */
 function runFixture(engine: HarnessEngine, script: string, opts: string[] = []): string {

@@ -4,21 +4,13 @@ import { compareVersions } from '../../src/engine/version.js';
 import { enginePath } from '../../src/engine/path.js';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines } from '../support/harness.js';
+import { failure } from '../support/expect-error.js';
 
 const IMAGE = 'dc-busybox:latest';
 const LABEL_VALUE = 'containers-lifecycle';
 const LABELS = { [TEST_LABEL]: LABEL_VALUE };
 
 /** Runs `fn` and returns the ConnectorError it throws (fails the test if it does not throw). */
-async function failure(fn: () => Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe.each(engines())('container lifecycle on Engine $version (API $apiVersion)', (engine) => {
   let dc: DockerConnector;

@@ -1,23 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectorError } from '../../src/errors.js';
 import type { RestoreRecord } from '../../src/operations/containment.js';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines, harness, type HarnessEngine } from '../support/harness.js';
+import { failure } from '../support/expect-error.js';
 
 const FILE_LABEL = `${TEST_LABEL}=containment`;
 const IMAGE = harness().image;
 
-async function failure(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 interface Endpoint {
   IPAMConfig: { IPv4Address?: string } | null;

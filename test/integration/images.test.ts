@@ -5,33 +5,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerConnector } from '../../src/index.js';
-import { ConnectorError } from '../../src/errors.js';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines, harness, type HarnessEngine } from '../support/harness.js';
+import { failure } from '../support/expect-error.js';
+import { docker } from '../support/docker-cli.js';
 
 /** This file's label value: prunes here only ever see images this file built. */
 const LABEL_VALUE = uniqueName('images-test');
 const BASE = 'FROM dc-busybox:latest\n';
-
-/** The docker CLI against one harness Engine: a second view of what the connector did. */
-function docker(engine: HarnessEngine, args: string[]): string {
-  return execFileSync('docker', ['-H', engine.host, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-}
 
 /** Runs a command in a throwaway container of `image` and returns its stdout. */
 function runIn(engine: HarnessEngine, image: string, cmd: string[]): string {
   return docker(engine, ['run', '--rm', '--network', 'none', image, ...cmd]);
 }
 
-async function failure(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('expected the call to fail, it succeeded');
-}
 
 describe.each(engines())('image operations on Engine $name', (engine) => {
   let dc: DockerConnector;

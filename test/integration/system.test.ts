@@ -1,18 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConnectorError } from '../../src/index.js';
 import { connectorFor, uniqueName } from '../support/connector.js';
 import { engines, harness } from '../support/harness.js';
 import { FaultProxy } from '../support/fault-proxy.js';
+import { failure } from '../support/expect-error.js';
 
-async function failure(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe.each(engines())('system operations on Engine $name ($version, API $apiVersion)', (engine) => {
   const c = connectorFor(engine);
