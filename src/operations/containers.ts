@@ -356,19 +356,22 @@ export const startContainer = defineOperation({
   },
 });
 
+/** Stop and restart take the same parameters: how long to wait, and which signal to stop with. */
+const stopParams = z
+  .object({
+    container: containerRef,
+    timeout: timeoutSeconds.optional().describe('Seconds to wait for the container to exit before killing it'),
+    signal: signalParam.optional().describe('Signal to stop with instead of the container\'s StopSignal (API 1.42+)'),
+  })
+  .strict();
+
 export const stopContainer = defineOperation({
   name: 'stop_container',
   category: 'containers',
   title: 'Stop a container',
   description:
     'Sends the stop signal, waits up to `timeout` seconds, then kills (POST /containers/{id}/stop). Already stopped: success with changed=false. Without `timeout` the container\'s own stop timeout applies (10 s unless set at create).',
-  params: z
-    .object({
-      container: containerRef,
-      timeout: timeoutSeconds.optional().describe('Seconds to wait for the container to exit before killing it'),
-      signal: signalParam.optional().describe('Signal to stop with instead of the container\'s StopSignal (API 1.42+)'),
-    })
-    .strict(),
+  params: stopParams,
   safety: 'write',
   idempotent: true,
   result: '{container, changed}',
@@ -383,13 +386,7 @@ export const restartContainer = defineOperation({
   category: 'containers',
   title: 'Restart a container',
   description: 'Stops (waiting up to `timeout` seconds) and starts a container (POST /containers/{id}/restart); starts it if it was stopped.',
-  params: z
-    .object({
-      container: containerRef,
-      timeout: timeoutSeconds.optional().describe('Seconds to wait for the container to exit before killing it'),
-      signal: signalParam.optional().describe('Signal to stop with instead of the container\'s StopSignal (API 1.42+)'),
-    })
-    .strict(),
+  params: stopParams,
   safety: 'write',
   // Repeating it (only ever after a lost connection) leaves the same end
   // state: the container running a fresh process.
