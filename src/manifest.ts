@@ -26,6 +26,8 @@ export interface ManifestOperation {
   dry_run: boolean;
   streaming: boolean;
   min_api_version?: string;
+  /** Parameters naming files or folders on the connector's host. */
+  local_paths: string[];
   parameters: Record<string, unknown>;
   result: string;
 }
@@ -77,6 +79,7 @@ export function buildManifest(): Manifest {
         idempotent: op.idempotent,
         dry_run: 'dry_run' in props,
         streaming: op.streaming ?? false,
+        local_paths: [...(op.localPaths ?? [])],
         parameters,
         result: op.result,
       };

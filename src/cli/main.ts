@@ -176,6 +176,12 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       }
     });
 
+  // The service surfaces load fastify or the MCP SDK: register them only when
+  // the command line may need them, so `run` starts without paying for them.
+  const mentions = (word: string) => argv.includes(word) || argv.length === 0 || argv.some((a) => a === '--help' || a === '-h' || a === 'help');
+  if (mentions('serve')) (await import('./serve.js')).registerServe(program, { connect, io, fail });
+  if (mentions('mcp')) (await import('./mcp.js')).registerMcp(program, { connect, io: { stderr: io.stderr, stdout: io.stdout, env: io.env }, fail: (err) => fail(err) });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -472,6 +472,7 @@ function logReadable(ctx: OperationContext, body: Readable, raw: boolean, maxByt
 
 export const containerLogs = defineOperation({
   name: 'container_logs',
+  localPaths: ['path'],
   category: 'containers',
   title: 'Container logs',
   description:
@@ -703,6 +704,7 @@ async function openExport(ctx: OperationContext, container: string): Promise<Rea
 
 export const containerExport = defineOperation({
   name: 'container_export',
+  localPaths: ['path'],
   category: 'containers',
   title: 'Export a container\'s file system',
   description:
@@ -747,6 +749,7 @@ async function requireLocalDir(path: string, parameter: string): Promise<string>
 
 export const copyFromContainer = defineOperation({
   name: 'copy_from_container',
+  localPaths: ['dest'],
   category: 'containers',
   title: 'Copy files out of a container',
   description:
@@ -842,6 +845,7 @@ const GO_MODE_SYMLINK = 2 ** 27;
 
 export const copyToContainer = defineOperation({
   name: 'copy_to_container',
+  localPaths: ['src'],
   category: 'containers',
   title: 'Copy files into a container',
   description:

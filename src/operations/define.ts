@@ -52,6 +52,12 @@ export interface OperationDefinition<Name extends string = string, S extends z.Z
   result: string;
   /** Lowest Engine API version the operation works with, if above the connector's minimum. */
   minApiVersion?: string;
+  /**
+   * Parameters that name a file or folder on the connector's own host (a
+   * log or export destination, a build context). Surfaces serving remote
+   * callers refuse them unless local files are allowed.
+   */
+  localPaths?: readonly string[];
   /** Long-running or streaming: the configured timeout applies as an idle timeout. */
   streaming?: boolean;
   run(ctx: OperationContext, params: z.output<S>): Promise<R>;

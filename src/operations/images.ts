@@ -524,6 +524,7 @@ class LogTail {
 
 export const buildImage = defineOperation({
   name: 'build_image',
+  localPaths: ['context', 'context_tar'],
   category: 'images',
   title: 'Build an image',
   description:
@@ -743,6 +744,7 @@ async function openSave(ctx: OperationContext, images: string[]) {
 
 export const saveImages = defineOperation({
   name: 'save_images',
+  localPaths: ['path'],
   category: 'images',
   title: 'Save images to a tar file',
   description: 'Writes images (with their tags and layers) to a tar file (GET /images/get), streamed to disk under a temporary name and renamed when complete. The tar loads back with load_images.',
@@ -781,6 +783,7 @@ export const saveImages = defineOperation({
 
 export const loadImages = defineOperation({
   name: 'load_images',
+  localPaths: ['path'],
   category: 'images',
   title: 'Load images from a tar file',
   description: 'Loads images from a tar made by save_images or `docker save` (POST /images/load). The file is streamed as the request body; a failure inside the Engine\'s answer fails the call.',

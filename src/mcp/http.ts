@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server as NodeHttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { ConnectorError } from '../errors.js';
+import { isLoopback, parseListen } from '../http/settings.js';
+import type { AuditLog } from '../surfaces/audit.js';
+import type { KeyStore, Principal } from '../surfaces/policy.js';
+import type { ToolHost } from './server.js';
+
+/**
+ * The streamable HTTP transport: POST/GET/DELETE on /mcp. Every request is
+ * authenticated with the same API keys as the HTTP service (Bearer), before
+ * anything else is read. A session belongs to the key that opened it; each
+ * session has its own SDK server (and so its own dry-run record).
+ */
+
+export const MCP_PATH = '/mcp';
+
+export interface McpHttpOptions {
+  host: ToolHost;
+  /** null = authentication off (only on loopback; checked in McpHttpServer.create). */
+  keys: KeyStore | null;
+  audit: AuditLog;
+  listen: string;
+  bodyLimit: number;
+  sessionIdleSeconds: number;
+  maxSessions: number;
+}
+
+interface Session {
+  id: string;
+  keyId: string | null;
+  transport: StreamableHTTPServerTransport;
+  server: Server;
+  lastSeen: number;
+}
+
+/** A JSON-RPC error answer outside any session (auth, routing, limits). */
+function sendError(res: ServerResponse, status: number, err: ConnectorError, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: err.message, data: { code: err.code } }, id: null });
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  res.end(body);
+}
+
+function hostnameOf(value: string): string | undefined {
+  try {
+    return new URL(value.includes('://') ? value : `http://${value}`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
+}
+
+export class McpHttpServer {
+  private readonly http: NodeHttpServer;
+  private readonly sessions = new Map<string, Session>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly loopbackOnly: boolean;
+  private closing: Promise<void> | undefined;
+  url: string | undefined;
+
+  constructor(private readonly opts: McpHttpOptions) {
+    this.loopbackOnly = isLoopback(parseListen(opts.listen).host);
+    this.http = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) sendError(res, 500, new ConnectorError('ENGINE_ERROR', `Internal error in the MCP server: ${(err as Error).message}`));
+        else res.destroy();
+      });
+    });
+    // Idle sessions hold an SDK server each: close them after a while.
+    this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, opts.sessionIdleSeconds * 500)).unref();
+  }
+
+  get authRequired(): boolean {
+    return this.opts.keys !== null;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async listen(): Promise<string> {
+    const { host, port } = parseListen(this.opts.listen);
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.http.address() as AddressInfo;
+    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.url = `http://${h}:${addr.port}${MCP_PATH}`;
+    return this.url;
+  }
+
+  /** Closes every session (in-flight calls are cancelled and audited), then the listener. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.sweeper);
+      const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
+      await Promise.allSettled([...this.sessions.values()].map((s) => s.transport.close()));
+      this.sessions.clear();
+      await this.opts.host.drain(5000);
+      this.http.closeAllConnections();
+      await stopped;
+    })();
+    return this.closing;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const client = req.socket.remoteAddress ?? null;
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== MCP_PATH) return sendError(res, 404, new ConnectorError('NOT_FOUND', `No route ${req.method} ${path}; the MCP endpoint is ${MCP_PATH}`));
+
+    const refused = this.checkOrigin(req);
+    if (refused) return sendError(res, 403, refused);
+
+    let principal: Principal | undefined;
+    if (this.opts.keys) {
+      try {
+        principal = this.opts.keys.authenticate(req.headers.authorization);
+      } catch (err) {
+        const e = err as ConnectorError;
+        // Refused callers are audited too: who knocked, from where.
+        this.opts.audit.record({ surface: 'mcp', key_id: null, client, endpoint: null, operation: null, params: {}, outcome: e.code, status: 401, duration_ms: Math.round((performance.now() - started) * 100) / 100 });
+        return sendError(res, 401, e, { 'www-authenticate': 'Bearer realm="docker-connector"' });
+      }
+    }
+    const keyId = principal?.id ?? null;
+
+    const sessionId = req.headers['mcp-session-id'];
+    if (typeof sessionId === 'string') {
+      const s = this.sessions.get(sessionId);
+      // Another key's session answers as if it did not exist: ids are not shared capabilities.
+      if (!s || s.keyId !== keyId) return sendError(res, 404, new ConnectorError('NOT_FOUND', 'Session not found; start a new one with an initialize request'));
+      s.lastSeen = Date.now();
+      return s.transport.handleRequest(req, res);
+    }
+    if (req.method !== 'POST') return sendError(res, 400, new ConnectorError('INVALID_PARAMS', 'Send the Mcp-Session-Id header, or POST an initialize request to start a session'));
+    if (this.sessions.size >= this.opts.maxSessions) {
+      this.sweep();
+      if (this.sessions.size >= this.opts.maxSessions) {
+        return sendError(res, 503, new ConnectorError('UNAVAILABLE', `Too many MCP sessions open (${this.opts.maxSessions}); close one (DELETE ${MCP_PATH}) or retry later`, { retryable: true }));
+      }
+    }
+    await this.open(req, res, keyId, principal, client);
+  }
+
+  /** A new session from an initialize request; anything else is answered 400 by the transport and dropped. */
+  private async open(req: IncomingMessage, res: ServerResponse, keyId: string | null, principal: Principal | undefined, client: string | null): Promise<void> {
+    const server = this.opts.host.createServer({ principal, client });
+    let session: Session | undefined;
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      maxRequestBodySize: this.opts.bodyLimit,
+      onsessioninitialized: (id) => {
+        session = { id, keyId, transport, server, lastSeen: Date.now() };
+        this.sessions.set(id, session);
+      },
+    });
+    await server.connect(transport);
+    server.onclose = () => {
+      if (session) this.sessions.delete(session.id);
+    };
+    await transport.handleRequest(req, res);
+    if (!session) await server.close();
+  }
+
+  /**
+   * Browsers send Origin on cross-site requests; a page must not drive a
+   * local server through DNS rebinding. On loopback the Host must be a
+   * loopback name too; an Origin, when present, must name the same host.
+   */
+  private checkOrigin(req: IncomingMessage): ConnectorError | undefined {
+    const host = hostnameOf(req.headers.host ?? '');
+    if (this.loopbackOnly && (!host || !isLoopback(host))) {
+      return new ConnectorError('FORBIDDEN', `Host "${req.headers.host ?? ''}" is not a loopback name; this server listens on loopback only`);
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== 'null') {
+      const o = hostnameOf(origin);
+      const same = o !== undefined && (o === host || (this.loopbackOnly && isLoopback(o)));
+      if (!same) return new ConnectorError('FORBIDDEN', `Origin ${origin} may not call this MCP server`);
+    } else if (origin === 'null') {
+      return new ConnectorError('FORBIDDEN', 'Origin null may not call this MCP server');
+    }
+    return undefined;
+  }
+
+  private sweep(): void {
+    const oldest = Date.now() - this.opts.sessionIdleSeconds * 1000;
+    for (const s of this.sessions.values()) {
+      if (s.lastSeen < oldest) {
+        this.sessions.delete(s.id);
+        void s.transport.close().catch(() => {});
+      }
+    }
+  }
+}

@@ -1,0 +1,230 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import { scrubText, secretValues } from '../config/redact.js';
+import { validateParams, type DockerConnector } from '../connector.js';
+import { ConnectorError, toConnectorError } from '../errors.js';
+import { PACKAGE_VERSION } from '../manifest.js';
+import { getOperation, type OperationDefinition } from '../operations/index.js';
+import type { ProgressEvent } from '../operations/define.js';
+import type { AuditLog } from '../surfaces/audit.js';
+import type { Policy, Principal } from '../surfaces/policy.js';
+import { DryRunLedger } from './confirm.js';
+import { capOutput, summarize, truncationNote } from './output.js';
+import type { McpSettings } from './settings.js';
+import { listTools, refusal, safetyLevel, type Gate } from './tools.js';
+
+/**
+ * The MCP server side shared by both transports. A ToolHost holds what is
+ * fixed for the process (connector, policy, audit log, limits); each MCP
+ * session gets its own SDK `Server` from `createServer`, with its own
+ * caller identity and its own record of dry runs.
+ */
+
+export interface ToolHostOptions {
+  connector: DockerConnector;
+  policy: Policy;
+  audit: AuditLog;
+  settings: Pick<McpSettings, 'allow_write' | 'allow_destructive' | 'confirm_destructive' | 'max_output_bytes'>;
+  /** Endpoint name written to the audit log. */
+  endpoint?: string;
+}
+
+export interface SessionInfo {
+  /** The API key's principal (HTTP with keys); undefined = no per-caller identity (stdio, --no-auth). */
+  principal?: Principal;
+  /** Client address for the audit log ("stdio" for a local client). */
+  client: string | null;
+}
+
+interface SendNotification {
+  (notification: ServerNotification): Promise<void>;
+}
+
+/** Progress notifications at most this often: pulls report many small steps. */
+const PROGRESS_INTERVAL_MS = 250;
+
+export class ToolHost {
+  readonly gate: Gate;
+  private readonly secrets: string[];
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly opts: ToolHostOptions) {
+    this.gate = { level: safetyLevel({ allowWrite: opts.settings.allow_write, allowDestructive: opts.settings.allow_destructive }), policy: opts.policy };
+    this.secrets = secretValues(opts.connector.config as unknown as Record<string, unknown>);
+  }
+
+  get confirmDestructive(): boolean {
+    return this.opts.settings.confirm_destructive && this.gate.level === 'destructive';
+  }
+
+  /** Instructions sent at initialize: what the server lets a model do, in a few lines. */
+  instructions(): string {
+    const level = { read: 'read-only operations only', write: 'read and write operations (no destructive ones)', destructive: 'read, write and destructive operations' }[this.gate.level];
+    const lines = [
+      `Docker Engine operations (docker-connector ${PACKAGE_VERSION}), one tool per operation. This server offers ${level}.`,
+      `Results are the operation's JSON as structured content (a list comes as {"result": [...]}); results over ${this.opts.settings.max_output_bytes} bytes are cut with a note.`,
+      'Destructive tools take dry_run: true to report what would be removed without removing anything.',
+    ];
+    if (this.confirmDestructive) lines.push('Confirmation is on: a destructive call runs only after the same call with dry_run: true in this session.');
+    return lines.join('\n');
+  }
+
+  /** A new SDK server for one session. */
+  createServer(session: SessionInfo): Server {
+    const server = new Server({ name: 'docker-connector', title: 'Docker Connector', version: PACKAGE_VERSION }, { capabilities: { tools: {} }, instructions: this.instructions() });
+    const ledger = new DryRunLedger();
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listTools(this.gate, session.principal) }));
+    server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+      const progressToken = extra._meta?.progressToken;
+      const work = this.call(req.params.name, req.params.arguments ?? {}, {
+        session,
+        ledger,
+        signal: extra.signal,
+        onProgress: progressToken === undefined ? undefined : progressSender(progressToken, extra.sendNotification),
+      });
+      this.inFlight.add(work);
+      try {
+        return await work;
+      } finally {
+        this.inFlight.delete(work);
+      }
+    });
+    return server;
+  }
+
+  /**
+   * Waits for calls still running (up to `timeoutMs`, or until they end),
+   * so their answers and audit lines are written before the server stops.
+   */
+  async drain(timeoutMs?: number): Promise<void> {
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    // A request read just before input ended reaches its handler a tick later.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.inFlight.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      const wait = deadline === Infinity ? [] : [new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))];
+      await Promise.race([Promise.allSettled([...this.inFlight]), ...wait]);
+      clearTimeout(timer);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** One tools/call: checks, the operation, the answer; always one audit line. */
+  async call(
+    name: string,
+    params: Record<string, unknown>,
+    ctx: { session: SessionInfo; ledger: DryRunLedger; signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void },
+  ): Promise<CallToolResult> {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      const op = getOperation(name);
+      if (!op) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown tool "${name}"; tools/list gives the tools this server offers`, { operation: name });
+      const refused = refusal(this.gate, op, ctx.session.principal);
+      if (refused) throw refused;
+      this.checkLocalFiles(op, params);
+
+      // Confirmation compares validated parameters, so {"force": false} and {} are the same call.
+      const confirming = this.confirmDestructive && op.safety === 'destructive';
+      const valid = confirming ? (validateParams(op, params) as Record<string, unknown>) : undefined;
+      if (valid && valid.dry_run !== true) ctx.ledger.check(op, valid);
+
+      const result = await this.opts.connector.executeDynamic(name, params, { signal: ctx.signal, onProgress: ctx.onProgress });
+      if (valid) {
+        if (valid.dry_run === true) ctx.ledger.record(name, valid);
+        else ctx.ledger.consume(name, valid);
+      }
+      return this.success(name, result);
+    } catch (raw) {
+      const err = toConnectorError(raw, name);
+      outcome = ctx.signal?.aborted ? 'cancelled' : err.code;
+      return this.failure(err);
+    } finally {
+      this.opts.audit.record({
+        surface: 'mcp',
+        key_id: ctx.session.principal?.id ?? null,
+        client: ctx.session.client,
+        endpoint: this.opts.endpoint ?? 'default',
+        operation: name,
+        params,
+        outcome,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      });
+    }
+  }
+
+  /** The shared local-files rule, with advice that fits this surface. */
+  private checkLocalFiles(op: OperationDefinition, params: Record<string, unknown>): void {
+    try {
+      this.opts.policy.checkParams(op, params, 'result');
+    } catch (err) {
+      if (!(err instanceof ConnectorError) || (err.details as { rule?: string } | undefined)?.rule !== 'local_files') throw err;
+      const given = ((err.details as { parameters?: string[] }).parameters ?? []).join(', ');
+      throw new ConnectorError(
+        'FORBIDDEN',
+        `Operation ${op.name}: parameter ${given} names a file on the MCP server's host, which this server does not allow (start it with --local-files or set mcp.local_files)`,
+        { operation: op.name, details: err.details },
+      );
+    }
+  }
+
+  private scrub(text: string): string {
+    return scrubText(text, this.secrets);
+  }
+
+  private success(name: string, result: unknown): CallToolResult {
+    const limit = this.opts.settings.max_output_bytes;
+    const capped = capOutput(result, limit);
+    const note = truncationNote(capped, limit);
+    const body = capped.value;
+    // structuredContent must be an object: lists and scalars are wrapped.
+    const structured = body !== null && typeof body === 'object' && !Array.isArray(body) ? body : { result: body ?? null };
+    const json = this.scrub(JSON.stringify(body ?? null));
+    const summary = this.scrub([summarize(name, result), note].filter(Boolean).join('\n'));
+    const out: CallToolResult = {
+      content: [
+        { type: 'text', text: summary },
+        { type: 'text', text: json },
+      ],
+      structuredContent: JSON.parse(this.scrub(JSON.stringify(structured))) as Record<string, unknown>,
+    };
+    if (note) out._meta = { 'docker-connector/truncated': { original_bytes: capped.original_bytes, limit, cuts: capped.cuts } };
+    return out;
+  }
+
+  private failure(err: ConnectorError): CallToolResult {
+    const body = err.toJSON();
+    return {
+      isError: true,
+      content: [{ type: 'text', text: this.scrub(`${err.code}: ${err.message}`) }],
+      structuredContent: JSON.parse(this.scrub(JSON.stringify({ error: body }))) as Record<string, unknown>,
+    };
+  }
+}
+
+/** Turns operation progress into MCP progress notifications (throttled, strictly increasing). */
+function progressSender(token: string | number, send: SendNotification): (e: ProgressEvent) => void {
+  let progress = 0;
+  let last = 0;
+  return (e) => {
+    const now = Date.now();
+    if (now - last < PROGRESS_INTERVAL_MS) return;
+    last = now;
+    let message: string | undefined;
+    let total: number | undefined;
+    if (e.kind === 'bytes') {
+      progress = Math.max(progress + 1, e.bytes);
+      total = e.total;
+      message = `${e.label ?? 'transfer'}: ${e.bytes} bytes`;
+    } else {
+      progress += 1;
+      const m = e.message;
+      message = (m.stream ?? [m.status, m.id, m.progress].filter(Boolean).join(' ')).trim() || undefined;
+    }
+    const params: { progressToken: string | number; progress: number; total?: number; message?: string } = { progressToken: token, progress };
+    if (total !== undefined && total >= progress) params.total = total;
+    if (message) params.message = message.slice(0, 200);
+    // Progress is best effort: a client that went away must not fail the call.
+    send({ method: 'notifications/progress', params }).catch(() => {});
+  };
+}

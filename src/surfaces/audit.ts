@@ -1,0 +1,106 @@
+import { createRequire } from 'node:module';
+import { isSecretKey, redact, REDACTED } from '../config/redact.js';
+import { ConnectorError } from '../errors.js';
+
+/**
+ * The audit log shared by the network surfaces: one JSON line per call with
+ * who (key id, never the key), from where, what (operation and parameters,
+ * secrets redacted), the outcome and how long it took.
+ */
+
+export interface AuditEntry {
+  /** "http", "mcp", … */
+  surface: string;
+  /** Id of the API key used; null when the caller did not authenticate. */
+  key_id: string | null;
+  /** Client address as the surface sees it. */
+  client: string | null;
+  /** Engine endpoint the call went to (null when refused before choosing one). */
+  endpoint: string | null;
+  operation: string | null;
+  params: unknown;
+  /** "ok" or the error code. */
+  outcome: string;
+  /** Status the surface answered with (HTTP status for the HTTP service). */
+  status?: number;
+  duration_ms: number;
+}
+
+export interface AuditLog {
+  record(entry: AuditEntry): void;
+  /** Flushes and closes the destination. */
+  close(): Promise<void>;
+  /** Where lines go: "stdout", "stderr", a path, or "off". */
+  readonly destination: string;
+}
+
+/**
+ * `redact` catches secret-named fields; parameters also carry secrets in
+ * "NAME=value" strings (container env, build args), which are redacted here
+ * when NAME looks secret.
+ */
+export function redactParams(params: unknown, depth = 0): unknown {
+  if (depth > 20) return params;
+  if (typeof params === 'string') {
+    const eq = params.indexOf('=');
+    if (eq > 0 && /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(params.slice(0, eq)) && isSecretKey(params.slice(0, eq))) return `${params.slice(0, eq)}=${REDACTED}`;
+    return params;
+  }
+  if (params === null || typeof params !== 'object') return params;
+  const shallow = redact(params);
+  if (Array.isArray(shallow)) return shallow.map((v) => redactParams(v, depth + 1));
+  return Object.fromEntries(Object.entries(shallow as Record<string, unknown>).map(([k, v]) => [k, redactParams(v, depth + 1)]));
+}
+
+const requireCjs = createRequire(import.meta.url);
+
+/**
+ * Opens the audit log. `setting` is the config's `audit_log`: "stdout"
+ * (default), "stderr", "off" (or false), or a file path (appended to,
+ * created with mode 0600). Lines are written synchronously so a line is
+ * on disk when the call's answer leaves.
+ */
+export function createAuditLog(setting: unknown): AuditLog {
+  const value = setting === undefined || setting === null ? 'stdout' : setting === false ? 'off' : setting;
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: audit_log must be "stdout", "stderr", "off" or a file path');
+  }
+  if (value === 'off') return { destination: 'off', record: () => {}, close: async () => {} };
+  const pino = requireCjs('pino') as typeof import('pino');
+  const dest = value === 'stdout' ? 1 : value === 'stderr' ? 2 : value;
+  let stream: ReturnType<typeof pino.destination>;
+  try {
+    stream = pino.destination({ dest, sync: true, mkdir: typeof dest === 'string', ...(typeof dest === 'string' ? { mode: 0o600 } : {}) });
+  } catch (err) {
+    throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: cannot open audit_log ${value}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const logger = pino.default(
+    {
+      base: undefined,
+      messageKey: 'event',
+      // Every line is an audit record: a fixed "log" field instead of pino's level; the time
+      // goes in the record itself as ISO 8601.
+      timestamp: false,
+      formatters: { level: () => ({ log: 'audit' }) },
+    },
+    stream,
+  );
+  return {
+    destination: value,
+    record(entry) {
+      logger.info({ time: new Date().toISOString(), ...entry, params: redactParams(entry.params) }, 'call');
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        try {
+          stream.flushSync();
+        } catch {
+          // nothing buffered, or the destination is gone: nothing more to do
+        }
+        // stdout and stderr belong to the process: leave them open.
+        if (typeof dest === 'number') return resolve();
+        stream.once('close', () => resolve());
+        stream.end();
+      }),
+  };
+}

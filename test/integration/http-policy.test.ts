@@ -1,0 +1,261 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { listOperations, type DockerConnector } from '../../src/index.js';
+import { HttpService } from '../../src/http/service.js';
+import { connectorFor } from '../support/connector.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { engines, harness } from '../support/harness.js';
+
+/*
+ * Server policy and limits of the HTTP service, over real HTTP: read_only,
+ * allow/deny, per-key rate limit, request timeout, Engine failures (502),
+ * an Engine-side 401, several endpoints, shutdown, TLS.
+ */
+
+const ADMIN = 'admin-key-policy-4e1a9c7b2d';
+const OTHER = 'other-key-policy-7f3b2e8a1c';
+const API_KEYS = [
+  { id: 'admin', key: ADMIN, scopes: ['admin'] },
+  { id: 'other', key: OTHER, scopes: ['admin'] },
+];
+
+async function call(base: string, name: string, params: unknown = {}, key = ADMIN, query = ''): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(`${base}/v1/operations/${name}${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify(params),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+describe.each(engines())('HTTP service policy and limits on Engine $version (API $apiVersion)', (engine) => {
+  const running: HttpService[] = [];
+  const bases: DockerConnector[] = [];
+  let proxy: FaultProxy;
+  let proxyHost: string;
+
+  /** A service whose only endpoint goes through a fault proxy (which also records what reached the Engine). */
+  async function start(surface: Record<string, unknown>, endpointSettings: Record<string, unknown> = {}): Promise<string> {
+    const base = connectorFor(engine);
+    bases.push(base);
+    const service = HttpService.create({
+      base,
+      env: {},
+      surface: {
+        api_keys: API_KEYS,
+        audit_log: 'off',
+        endpoints: { engine: { host: proxyHost, rate_limit: 0, retry_delay: 0.05, ...endpointSettings } },
+        ...surface,
+        service: { listen: '127.0.0.1:0', rate_limit: 0, ...(surface.service as object) },
+      },
+    });
+    running.push(service);
+    return service.listen();
+  }
+
+  beforeAll(async () => {
+    proxy = new FaultProxy(engine.host.replace('unix://', ''));
+    proxyHost = await proxy.start();
+  });
+
+  afterEach(() => proxy.clear());
+
+  afterAll(async () => {
+    await Promise.all(running.map((s) => s.close()));
+    for (const b of bases) b.close();
+    await proxy.close();
+  });
+
+  it('read_only refuses every write and destructive operation of the registry before anything reaches the Engine', async () => {
+    const url = await start({ read_only: true });
+    const writes = listOperations().filter((op) => op.safety !== 'read');
+    expect(writes.length).toBeGreaterThan(10);
+    for (const op of writes) {
+      const r = await call(url, op.name, {});
+      expect({ op: op.name, status: r.status, code: r.body.error.code, rule: r.body.error.details?.rule }).toEqual({ op: op.name, status: 403, code: 'FORBIDDEN', rule: 'read_only' });
+      expect(r.body.error.message).toContain('read_only');
+    }
+    expect(proxy.seen).toEqual([]);
+    // Read operations still run (and do reach the Engine).
+    const v = await call(url, 'get_version');
+    expect(v.status).toBe(200);
+    expect(v.body.ApiVersion).toBe(engine.apiVersion);
+    expect(proxy.forwarded('GET', /\/version$/).length).toBe(1);
+  });
+
+  it('allow and deny lists name the rule that refused', async () => {
+    const url = await start({ allow: ['ping', 'get_*', 'list_*'], deny: ['list_images'] });
+    expect((await call(url, 'ping')).status).toBe(200);
+    expect((await call(url, 'get_info')).status).toBe(200);
+    const denied = await call(url, 'list_images');
+    expect(denied).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN', details: { rule: 'deny', pattern: 'list_images' } } } });
+    expect(denied.body.error.message).toContain('list_images');
+    const notAllowed = await call(url, 'inspect_container', { container: 'x' });
+    expect(notAllowed).toMatchObject({ status: 403, body: { error: { details: { rule: 'allow' } } } });
+    expect(proxy.forwarded(undefined, /\/(images|containers)\//)).toEqual([]);
+  });
+
+  it('refuses to start with a deny rule that matches no operation', () => {
+    const base = connectorFor(engine);
+    bases.push(base);
+    expect(() => HttpService.create({ base, env: {}, surface: { api_keys: API_KEYS, audit_log: 'off', deny: ['remove_contianer'] } })).toThrow(/deny names "remove_contianer"/);
+  });
+
+  it('limits the request rate per key: 429 with Retry-After, other keys unaffected', async () => {
+    const url = await start({ service: { rate_limit: 6, rate_limit_burst: 2 } });
+    expect((await call(url, 'ping')).status).toBe(200);
+    expect((await call(url, 'ping')).status).toBe(200);
+    const limited = await call(url, 'ping');
+    expect(limited).toMatchObject({ status: 429, body: { error: { code: 'RATE_LIMITED', status: 429, retryable: true } } });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await call(url, 'ping', {}, OTHER)).status).toBe(200);
+  });
+
+  it('cancels a call past request_timeout with 504 TIMEOUT', async () => {
+    const url = await start({ service: { request_timeout: 1 } });
+    proxy.add({ match: (m, p) => m === 'GET' && p.endsWith('/info'), action: 'stall', times: 5 });
+    const started = Date.now();
+    const r = await call(url, 'get_info');
+    expect(r).toMatchObject({ status: 504, body: { error: { code: 'TIMEOUT', status: 504, operation: 'get_info' } } });
+    expect(r.body.error.message).toContain('request_timeout');
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('maps an Engine failure (503 from the path to it) to 502 with the Engine status', async () => {
+    const url = await start({}, { retry_attempts: 0 });
+    proxy.add({ match: (m, p) => m === 'GET' && p.endsWith('/info'), action: 'respond-503', times: 5 });
+    const r = await call(url, 'get_info');
+    expect(r).toMatchObject({ status: 502, body: { error: { code: 'UNAVAILABLE', status: 502, engine_status: 503, operation: 'get_info' } } });
+  });
+
+  it('cancels calls still running at the shutdown deadline with 504 TIMEOUT', async () => {
+    const url = await start({ service: { shutdown_timeout: 1 } });
+    const service = running.at(-1)!;
+    const now = Date.now() / 1000;
+    // system_events waits until `until`: 2.5 s, past the 1 s deadline.
+    const slow = call(url, 'system_events', { since: now - 1, until: now + 2.5 });
+    await new Promise((r) => setTimeout(r, 300));
+    const closing = service.close();
+    const r = await slow;
+    await closing;
+    expect(r).toMatchObject({ status: 504, body: { error: { code: 'TIMEOUT' } } });
+    expect(r.body.error.message).toContain('shutting down');
+    await expect(fetch(`${url}/openapi.json`)).rejects.toThrow();
+  });
+
+  it('lets a short in-flight call finish during a graceful close', async () => {
+    const url = await start({ service: { shutdown_timeout: 10 } });
+    const service = running.at(-1)!;
+    const now = Date.now() / 1000;
+    const slow = call(url, 'system_events', { since: now - 1, until: now + 1.2 });
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await Promise.all([service.close(), slow.then((r) => expect(r.status).toBe(200))]);
+    // It waited for the call, not for the deadline.
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('HTTP service with several Engine endpoints', () => {
+  let service: HttpService;
+  let base: DockerConnector;
+  let url: string;
+  const all = engines();
+
+  beforeAll(async () => {
+    base = connectorFor(all[0]!);
+    const endpoints = Object.fromEntries(all.map((e) => [e.name, { host: e.host, rate_limit: 0 }]));
+    service = HttpService.create({ base, env: {}, surface: { api_keys: API_KEYS, audit_log: 'off', endpoints, service: { listen: '127.0.0.1:0' } } });
+    url = await service.listen();
+  });
+
+  afterAll(async () => {
+    await service.close();
+    base.close();
+  });
+
+  it('routes each call to the endpoint named by ?endpoint=, the first by default', async () => {
+    for (const e of all) {
+      const r = await call(url, 'get_version', {}, ADMIN, `?endpoint=${e.name}`);
+      expect(r.status).toBe(200);
+      expect(r.body.Version).toBe(e.version);
+    }
+    expect((await call(url, 'get_version')).body.Version).toBe(all[0]!.version);
+    expect((await call(url, 'get_version', {}, ADMIN, '?endpoint=elsewhere')).status).toBe(400);
+  });
+
+  it('GET /v1/health reports every endpoint, each with its own negotiated version', async () => {
+    const res = await fetch(`${url}/v1/health`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { ok: boolean; endpoints: Record<string, { reachable: boolean; api_version: string }> };
+    expect(body.ok).toBe(true);
+    for (const e of all) expect(body.endpoints[e.name]).toMatchObject({ reachable: true, api_version: e.apiVersion });
+  });
+
+  it('refuses an endpoint with invalid settings at start, naming it', () => {
+    expect(() =>
+      HttpService.create({ base, env: {}, surface: { api_keys: API_KEYS, audit_log: 'off', endpoints: { broken: { host: 'ftp://nowhere', rate_limit: 0 } } } }),
+    ).toThrow(/endpoints\.broken/);
+  });
+});
+
+describe('HTTP service facing an authenticating proxy in front of the Engine', () => {
+  it("reports the proxy refusing the connector as 502 UNAUTHORIZED, not as the caller's 401", async () => {
+    const base = connectorFor(engines()[0]!);
+    const service = HttpService.create({
+      base,
+      env: {},
+      surface: { api_keys: API_KEYS, audit_log: 'off', endpoints: { guarded: { host: harness().proxy.basicHost, retry_attempts: 0 } }, service: { listen: '127.0.0.1:0' } },
+    });
+    try {
+      const url = await service.listen();
+      const r = await call(url, 'get_version');
+      expect(r).toMatchObject({ status: 502, body: { error: { code: 'UNAUTHORIZED', status: 502, engine_status: 401 } } });
+    } finally {
+      await service.close();
+      base.close();
+    }
+  });
+});
+
+describe('HTTP service over TLS', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dc-http-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves HTTPS with tls_cert and tls_key', async () => {
+    const base = connectorFor(engines()[0]!);
+    const service = HttpService.create({
+      base,
+      env: {},
+      surface: { api_keys: API_KEYS, audit_log: 'off', service: { listen: '127.0.0.1:0', tls_cert: join(dir, 'cert.pem'), tls_key: join(dir, 'key.pem') } },
+    });
+    try {
+      const url = await service.listen();
+      expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const ca = (await import('node:fs')).readFileSync(join(dir, 'cert.pem'));
+      const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpsRequest(`${url}/v1/operations/ping`, { method: 'POST', ca, headers: { authorization: `Bearer ${ADMIN}` } }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(body.status).toBe(200);
+      expect(JSON.parse(body.text)).toMatchObject({ ok: true });
+    } finally {
+      await service.close();
+      base.close();
+    }
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { buildManifest, listOperations } from '../../src/index.js';
+import { parameterSchema } from '../../src/manifest.js';
+
+type Prop = { description?: string; default?: unknown };
+
+describe('the operation registry', () => {
+  const ops = listOperations();
+
+  it('holds the ~60 operations with unique snake_case names', () => {
+    expect(ops.length).toBeGreaterThanOrEqual(55);
+    const names = ops.map((o) => o.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names) expect(n).toMatch(/^[a-z][a-z0-9_]*$/);
+  });
+
+  it('declares every operation completely', () => {
+    for (const op of ops) {
+      expect(op.title, op.name).toBeTruthy();
+      expect(op.description.length, op.name).toBeGreaterThan(20);
+      expect(op.result, op.name).toBeTruthy();
+      expect(['read', 'write', 'destructive'], op.name).toContain(op.safety);
+      expect(['system', 'containers', 'images', 'networks', 'volumes'], op.name).toContain(op.category);
+    }
+  });
+
+  it('describes every parameter and refuses unknown ones', () => {
+    for (const op of ops) {
+      const schema = parameterSchema(op) as { type: string; properties?: Record<string, Prop>; additionalProperties?: unknown };
+      expect(schema.type, op.name).toBe('object');
+      expect(schema.additionalProperties, op.name).toBe(false);
+      for (const [name, prop] of Object.entries(schema.properties ?? {})) expect(prop.description, `${op.name}.${name}`).toBeTruthy();
+    }
+  });
+
+  it('gives every destructive operation a dry run, off by default, and never calls a read operation destructive', () => {
+    for (const op of ops.filter((o) => o.safety === 'destructive')) {
+      const props = (parameterSchema(op).properties ?? {}) as Record<string, Prop>;
+      expect(props.dry_run, op.name).toBeDefined();
+      expect(props.dry_run?.default, op.name).toBe(false);
+    }
+    for (const op of ops.filter((o) => o.safety === 'read')) expect(op.idempotent, op.name).toBe(true);
+  });
+
+  it('declares local file parameters that exist', () => {
+    for (const op of ops) {
+      const props = Object.keys((parameterSchema(op).properties ?? {}) as Record<string, unknown>);
+      for (const p of op.localPaths ?? []) expect(props, op.name).toContain(p);
+    }
+  });
+
+  it('puts all of it in the manifest, with no secret defaults', () => {
+    const m = buildManifest();
+    expect(m.operations.map((o) => o.name)).toEqual(ops.map((o) => o.name));
+    for (const f of m.config.filter((c) => c.secret)) expect(f.default).toBeUndefined();
+    expect(m.operations.find((o) => o.name === 'container_export')?.local_paths).toEqual(['path']);
+  });
+});
