@@ -11,7 +11,7 @@ import { upgradeRequest } from '../engine/hijack.js';
 import { toStreamError } from '../engine/json-stream.js';
 import { enginePath } from '../engine/path.js';
 import { extractArchive } from '../engine/tar-safety.js';
-import { containerRef, defineOperation, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
+import { containerRef, defineOperation, requireParam, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
 
 /*
  * Container I/O: exec, logs, stats, export and copies in both directions.
@@ -692,11 +692,6 @@ const exportParams = z
   .strict();
 
 /** A parameter the stream form does without but the file form needs. */
-function required(ctx: OperationContext, value: string | undefined, parameter: string): string {
-  if (value === undefined) throw new ConnectorError('INVALID_PARAMS', `Invalid parameter ${parameter}: required (only the stream form does without it)`, { operation: ctx.operation });
-  return value;
-}
-
 async function openExport(ctx: OperationContext, container: string): Promise<Readable> {
   const res = await ctx.stream({ method: 'GET', path: enginePath`/containers/${container}/export` });
   return res.body;
@@ -715,7 +710,7 @@ export const containerExport = defineOperation({
   streaming: true,
   result: '{path, bytes, sha256}',
   async run(ctx, p) {
-    const dest = await checkDestination(required(ctx, p.path, 'path'), 'path', p.overwrite);
+    const dest = await checkDestination(requireParam(ctx, p.path, 'path'), 'path', p.overwrite);
     const body = withByteProgress(ctx, await openExport(ctx, p.container), 'export');
     return writeStreamToFile(body, dest, { operation: ctx.operation, overwrite: p.overwrite });
   },
@@ -769,7 +764,7 @@ export const copyFromContainer = defineOperation({
   streaming: true,
   result: '{files: [{path, size, type}] (at most 10 000; files_truncated when more), count, bytes, skipped: [{path, type}]}',
   async run(ctx, p) {
-    const dest = await requireLocalDir(required(ctx, p.dest, 'dest'), 'dest');
+    const dest = await requireLocalDir(requireParam(ctx, p.dest, 'dest'), 'dest');
     const body = withByteProgress(ctx, await openArchive(ctx, p.container, p.path), 'copy');
     return extractArchive(body, dest, { overwrite: p.overwrite, operation: ctx.operation });
   },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConnectorError } from '../errors.js';
 import type { Readable } from 'node:stream';
 import type { EngineClient, EngineRequest, EngineResponse } from '../engine/client.js';
 import type { IncomingMessage } from 'node:http';
@@ -75,6 +76,18 @@ export function defineOperation<const Name extends string, S extends z.ZodType, 
   return def;
 }
 
+/**
+ * A parameter the file form of an operation needs but its stream form does
+ * without (e.g. the destination `path` of an export): optional in the schema,
+ * required here.
+ */
+export function requireParam<T>(ctx: OperationContext, value: T | undefined, parameter: string): T {
+  if (value === undefined) {
+    throw new ConnectorError('INVALID_PARAMS', `Invalid parameter ${parameter}: required (only the stream form does without it)`, { operation: ctx.operation });
+  }
+  return value;
+}
+
 /* ---------- parameter building blocks shared by the families ---------- */
 
 /** A container id, short id, or name. Names follow the Engine's rule; ids are hex. */
@@ -93,7 +106,9 @@ export const imageRef = z
   .min(1)
   .max(512)
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9._\-/:@]*$/, 'expected an image reference like repo:tag, repo@sha256:… or an image id')
-  .refine((s) => !s.split('/').some((part) => part === '..' || part === '.'), 'must not contain "." or ".." path segments')
+  // As in Docker's reference grammar, every path component starts with a letter or digit:
+  // this also keeps "repo/..:tag" from becoming a ".." path segment once the tag is split off.
+  .refine((s) => !s.split('/').some((part) => !/^[a-zA-Z0-9]/.test(part)), 'each "/"-separated component must start with a letter or digit')
   .describe('Image reference (repo:tag, repo@sha256:…) or id');
 
 /** Engine filters: {"status": ["exited"], "label": ["a=b"]}; a single string is accepted for one value. */

@@ -11,7 +11,7 @@ import { checkDestination, writeStreamToFile } from '../engine/file-sink.js';
 import { readProgress, type ProgressMessage } from '../engine/json-stream.js';
 import { enginePath, normalizeFilters } from '../engine/path.js';
 import { encodeRegistryAuth, encodeRegistryConfig, type RegistryCredentials } from '../engine/registry-auth.js';
-import { defineOperation, dryRunParam, filtersParam, imageRef, registryCredentialsParam, toUnixSeconds, type OperationContext } from './define.js';
+import { defineOperation, dryRunParam, requireParam, filtersParam, imageRef, registryCredentialsParam, toUnixSeconds, type OperationContext } from './define.js';
 
 /* ---------- parameters ---------- */
 
@@ -733,7 +733,7 @@ export const pruneImages = defineOperation({
 const saveParams = z
   .object({
     images: z.array(imageRef).min(1).max(100).describe('Images to save into one tar (references or ids)'),
-    path: contextPath.describe('File to write the tar to'),
+    path: contextPath.optional().describe('File to write the tar to (required, except for the stream form)'),
     overwrite: z.boolean().default(false).describe('Replace the file if it exists'),
   })
   .strict();
@@ -754,7 +754,7 @@ export const saveImages = defineOperation({
   streaming: true,
   result: '{path, bytes, sha256}',
   async run(ctx, p) {
-    const full = await checkDestination(p.path, 'path', p.overwrite);
+    const full = await checkDestination(requireParam(ctx, p.path, 'path'), 'path', p.overwrite);
     const res = await openSave(ctx, p.images);
     let bytes = 0;
     let last = 0;
