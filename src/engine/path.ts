@@ -11,7 +11,8 @@ export function enginePath(strings: TemplateStringsArray, ...values: (string | n
   let out = strings[0] ?? '';
   values.forEach((value, i) => {
     const s = String(value);
-    if (s === '' || s === '.' || s === '..') {
+    // Checked per "/"-separated part: the Engine decodes %2F and would clean "a/../b" into another path.
+    if (s === '' || s.split('/').some((seg) => seg === '.' || seg === '..')) {
       throw new ConnectorError('INVALID_PARAMS', `Invalid parameter: "${s}" is not a valid object reference`);
     }
     out += encodeURIComponent(s) + (strings[i + 1] ?? '');

@@ -65,10 +65,14 @@ export function buildApp(opts: AppOptions): ServiceApp {
     requestTimeout: Math.min(settings.request_timeout, 120) * 1000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+    // Node checks request timeouts only every connectionsCheckingInterval (30 s by default):
+    // check every second, so a slow client is cut off close to requestTimeout.
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key, connectionsCheckingInterval: 1000 } } : { http: { connectionsCheckingInterval: 1000 } }),
   }) as unknown as FastifyInstance;
 
-  // An empty body is "no parameters"; anything else must be a JSON object.
+  // An empty body is "no parameters"; anything else must be a JSON object
+  // (text/plain is not taken either: it gets the same 415 as other types).
+  app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);

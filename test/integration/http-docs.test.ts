@@ -36,7 +36,8 @@ describe.each(engines())('HTTP service docs (Engine $name)', (engine) => {
   afterAll(async () => {
     await service.close();
     base.close();
-    rmSync(dir, { recursive: true, force: true });
+    // Chromium's helper processes may still be writing its profile for a moment after the browser exits.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
   it('GET /openapi.json validates as OpenAPI 3.1 and has one path per registry operation', async () => {
