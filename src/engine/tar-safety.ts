@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { chmod, link, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
@@ -197,7 +198,8 @@ export async function extractArchive(source: Readable, dest: string, opts: Extra
         try {
           for await (const chunk of body) {
             size += chunk.length;
-            if (!out.write(chunk)) await new Promise<void>((ok, fail) => out.once('drain', ok).once('error', fail));
+            // events.once rejects on 'error' and removes both listeners when either fires.
+            if (!out.write(chunk)) await once(out, 'drain');
           }
           await new Promise<void>((ok, fail) => out.end(() => ok()).once('error', fail));
         } catch (err) {
