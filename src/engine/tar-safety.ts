@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { chmod, link, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
@@ -246,11 +247,19 @@ export async function extractArchive(source: Readable, dest: string, opts: Extra
   };
 
   const ex = extract();
-  const onSourceError = (err: Error) => ex.destroy(err);
-  source.on('error', onSourceError);
+  let current: { destroy(err?: Error): void } | undefined;
+  // pipeline, not pipe: a source that failed before we got here (a cut
+  // stream, already destroyed) still ends the extraction with its error.
+  // The entry being read is failed too: destroying the extractor alone
+  // leaves that entry's reader waiting forever.
+  pipeline(source, ex as unknown as NodeJS.WritableStream, (err) => {
+    if (!err) return;
+    current?.destroy(err);
+    ex.destroy(err);
+  });
   try {
-    source.pipe(ex as unknown as NodeJS.WritableStream);
     for await (const entry of ex) {
+      current = entry;
       await handle(entry.header, entry as AsyncIterable<Buffer>);
       entry.resume(); // drains anything a skipped entry still holds
     }
@@ -268,7 +277,6 @@ export async function extractArchive(source: Readable, dest: string, opts: Extra
     source.destroy();
     throw toExtractError(err, opts.operation);
   } finally {
-    source.off('error', onSourceError);
     await rm(staging, { recursive: true, force: true }).catch(() => {});
   }
 }

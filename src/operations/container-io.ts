@@ -683,6 +683,17 @@ function withByteProgress(ctx: OperationContext, body: Readable, label: string):
   return pipeline(body, meter, () => {});
 }
 
+/** A progress callback for writeStreamToFile's onBytes: at most one event every 100 ms. */
+function byteProgress(ctx: OperationContext, label: string): (bytes: number) => void {
+  let last = 0;
+  return (bytes) => {
+    const now = Date.now();
+    if (now - last < 100) return;
+    last = now;
+    ctx.progress({ kind: 'bytes', bytes, label });
+  };
+}
+
 const exportParams = z
   .object({
     container: containerRef,
@@ -711,8 +722,11 @@ export const containerExport = defineOperation({
   result: '{path, bytes, sha256}',
   async run(ctx, p) {
     const dest = await checkDestination(requireParam(ctx, p.path, 'path'), 'path', p.overwrite);
-    const body = withByteProgress(ctx, await openExport(ctx, p.container), 'export');
-    return writeStreamToFile(body, dest, { operation: ctx.operation, overwrite: p.overwrite });
+    // Progress counted by the sink itself: a Transform piped in between would cut the body
+    // into one small piece per socket read again.
+    const result = await writeStreamToFile(await openExport(ctx, p.container), dest, { operation: ctx.operation, overwrite: p.overwrite, onBytes: byteProgress(ctx, 'export') });
+    ctx.progress({ kind: 'bytes', bytes: result.bytes, label: 'export' });
+    return result;
   },
   async openStream(ctx, p) {
     return { stream: await openExport(ctx, p.container), contentType: 'application/x-tar' };

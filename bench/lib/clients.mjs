@@ -1,0 +1,160 @@
+import { Client, Pool } from 'undici';
+import Docker from 'dockerode';
+import { finished } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from './harness.mjs';
+import { IMAGE } from './fixtures.mjs';
+
+/**
+ * The clients compared, each doing the same Engine calls its own idiomatic
+ * way: the connector (the BUILT library in dist/, as users get it), raw
+ * undici on the same unix socket, and dockerode. Every method resolves only
+ * after the whole answer is read (and parsed where the client parses).
+ */
+
+/** The built library: dist/, or another build named by DC_BENCH_DIST (to measure a proposed change side by side). */
+export const DIST_DIR = process.env.DC_BENCH_DIST ? `${process.env.DC_BENCH_DIST.replace(/\/$/, '')}/` : `${ROOT}dist/`;
+
+export async function loadDist() {
+  return import(pathToFileURL(`${DIST_DIR}index.js`).href);
+}
+
+/** Demultiplexes a whole framed body (8-byte headers) into one buffer of payloads. */
+export function demuxAll(buf) {
+  const parts = [];
+  for (let off = 0; off + 8 <= buf.length; ) {
+    const size = buf.readUInt32BE(off + 4);
+    parts.push(buf.subarray(off + 8, off + 8 + size));
+    off += 8 + size;
+  }
+  return Buffer.concat(parts);
+}
+
+/* ------------------------------------------------------------ connector */
+
+export function connectorClient(dist, socketPath, { name = 'connector', rateLimit = 0, burst } = {}) {
+  const c = new dist.DockerConnector({
+    host: `unix://${socketPath}`,
+    rate_limit: rateLimit,
+    ...(burst ? { rate_limit_burst: burst } : {}),
+    env: {},
+  });
+  const hasExec = Boolean(dist.getOperation('exec_container'));
+  return {
+    name,
+    connector: c,
+    notes: hasExec ? [] : ['exec through the EngineClient: exec_container is not in the registry yet'],
+    ping: () => c.execute('ping'),
+    version: () => c.execute('get_version'),
+    list: (filters) => c.execute('list_containers', { all: true, filters }),
+    inspect: (id) => c.execute('inspect_container', { container: id }),
+    async create(labels) {
+      return (await c.execute('create_container', { image: IMAGE, command: ['sleep', '3600'], labels })).id;
+    },
+    start: (id) => c.execute('start_container', { container: id }),
+    stop: (id) => c.execute('stop_container', { container: id, timeout: 0 }),
+    remove: (id) => c.execute('remove_container', { container: id }),
+    async exec(id, cmd) {
+      if (hasExec) {
+        const r = await c.execute('exec_container', execParams(dist, id, cmd));
+        return { output: r.stdout ?? r.output ?? '', exitCode: r.exit_code };
+      }
+      return engineExec(c.engine, id, cmd);
+    },
+    close: () => c.close(),
+  };
+}
+
+/** exec_container's parameters, whatever the final names: the command under `command` or `cmd`. */
+function execParams(dist, id, cmd) {
+  const shape = dist.getOperation('exec_container').params.shape ?? {};
+  return { container: id, [('command' in shape ? 'command' : 'cmd')]: cmd };
+}
+
+/** Exec through the connector's EngineClient (stand-in until exec_container lands). */
+async function engineExec(engine, id, cmd) {
+  const created = await engine.json({ method: 'POST', path: `/containers/${id}/exec`, body: { AttachStdout: true, AttachStderr: true, Cmd: cmd }, operation: 'exec_container' });
+  const execId = created.body.Id;
+  const res = await engine.stream({ method: 'POST', path: `/exec/${execId}/start`, body: { Detach: false, Tty: false }, operation: 'exec_container' });
+  const chunks = [];
+  res.body.on('data', (c) => chunks.push(c));
+  await finished(res.body);
+  const info = await engine.json({ method: 'GET', path: `/exec/${execId}/json`, operation: 'exec_container' });
+  return { output: demuxAll(Buffer.concat(chunks)).toString(), exitCode: info.body.ExitCode };
+}
+
+/* ------------------------------------------------------------ raw undici */
+
+export function undiciClient(socketPath, apiVersion, { concurrent = false } = {}) {
+  // Client for sequential calls, Pool for concurrent ones: what a user of raw undici would pick.
+  const d = concurrent ? new Pool('http://docker', { connect: { socketPath } }) : new Client('http://docker', { connect: { socketPath } });
+  const v = `/v${apiVersion}`;
+  const JSON_HEADERS = { 'content-type': 'application/json' };
+  async function send(method, path, body) {
+    const res = await d.request({ method, path, headers: body === undefined ? undefined : JSON_HEADERS, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${(await res.body.text()).slice(0, 200)}`);
+    return res;
+  }
+  const json = async (method, path, body) => (await send(method, path, body)).body.json();
+  const empty = async (method, path, body) => (await send(method, path, body)).body.dump();
+  return {
+    name: 'undici',
+    notes: [],
+    // undici closes the connection after every HEAD unless told otherwise (reset: false).
+    async ping() {
+      const res = await d.request({ method: 'HEAD', path: '/_ping', reset: false });
+      await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(`ping: ${res.statusCode}`);
+      return res.headers['api-version'];
+    },
+    version: () => json('GET', `${v}/version`),
+    list: (filters) => json('GET', `${v}/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify(filters))}`),
+    inspect: (id) => json('GET', `${v}/containers/${encodeURIComponent(id)}/json`),
+    async create(labels) {
+      return (await json('POST', `${v}/containers/create`, { Image: IMAGE, Cmd: ['sleep', '3600'], Labels: labels })).Id;
+    },
+    start: (id) => empty('POST', `${v}/containers/${id}/start`),
+    stop: (id) => empty('POST', `${v}/containers/${id}/stop?t=0`),
+    remove: (id) => empty('DELETE', `${v}/containers/${id}`),
+    async exec(id, cmd) {
+      const { Id } = await json('POST', `${v}/containers/${id}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: cmd });
+      const res = await send('POST', `${v}/exec/${Id}/start`, { Detach: false, Tty: false });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      const info = await json('GET', `${v}/exec/${Id}/json`);
+      return { output: demuxAll(body).toString(), exitCode: info.ExitCode };
+    },
+    close: () => d.close(),
+  };
+}
+
+/* ------------------------------------------------------------ dockerode */
+
+export function dockerodeClient(socketPath, apiVersion) {
+  // Pinned to the same API version, so the Engine does the same work for every client.
+  const docker = new Docker({ socketPath, version: `v${apiVersion}` });
+  return {
+    name: 'dockerode',
+    notes: [],
+    docker,
+    ping: () => docker.ping(),
+    version: () => docker.version(),
+    list: (filters) => docker.listContainers({ all: true, filters }),
+    inspect: (id) => docker.getContainer(id).inspect(),
+    async create(labels) {
+      return (await docker.createContainer({ Image: IMAGE, Cmd: ['sleep', '3600'], Labels: labels })).id;
+    },
+    start: (id) => docker.getContainer(id).start(),
+    stop: (id) => docker.getContainer(id).stop({ t: 0 }),
+    remove: (id) => docker.getContainer(id).remove(),
+    async exec(id, cmd) {
+      const exec = await docker.getContainer(id).exec({ AttachStdout: true, AttachStderr: true, Cmd: cmd });
+      const stream = await exec.start({});
+      const chunks = [];
+      stream.on('data', (c) => chunks.push(c));
+      await finished(stream);
+      const info = await exec.inspect();
+      return { output: demuxAll(Buffer.concat(chunks)).toString(), exitCode: info.ExitCode };
+    },
+    close: () => {},
+  };
+}

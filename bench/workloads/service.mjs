@@ -1,0 +1,172 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { connectorClient } from '../lib/clients.mjs';
+import { ROOT } from '../lib/harness.mjs';
+import { ratioRow, unavailableRow } from '../lib/report.mjs';
+
+/**
+ * Workload 7: the HTTP service (`serve`) under autocannon at concurrency 50,
+ * POST /v1/operations/{ping,list_containers}, next to the library doing the
+ * same calls in-process at the same concurrency. The service runs as its own
+ * process (no auth on loopback, audit log off, both rate limits off).
+ */
+
+const CONNECTIONS = 50;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** How to start the service from the built library: the CLI's `serve`, else the interim standalone entry. */
+function serveEntry() {
+  const bin = join(ROOT, 'bin/docker-connector.js');
+  const help = spawnSync(process.execPath, [bin, 'serve', '--help'], { encoding: 'utf8' });
+  if (help.status === 0 && help.stdout.includes('--listen')) return { argv: [bin], how: 'docker-connector serve' };
+  const standalone = join(ROOT, 'dist/http/standalone.js');
+  if (existsSync(standalone)) return { argv: [standalone], how: 'dist/http/standalone.js serve (serve not yet in the CLI)' };
+  return undefined;
+}
+
+async function startService(entry, configFile, listen) {
+  const child = spawn(process.execPath, [...entry.argv, '--config', configFile, 'serve', '--listen', listen, '--no-auth', '--audit-log', 'off'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^DOCKER_/.test(k))),
+  });
+  let stderr = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start in 30 s: ${stderr.slice(0, 500)}`)), 30_000);
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      for (const line of stderr.split('\n')) {
+        try {
+          const ev = JSON.parse(line);
+          if (ev.event === 'listening') {
+            clearTimeout(timer);
+            resolve(ev.url);
+          }
+        } catch {
+          // not a JSON line (yet)
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${stderr.slice(0, 500)}`));
+    });
+  });
+  return { child, url };
+}
+
+async function libraryRate(call, durationS) {
+  let calls = 0;
+  let errors = 0;
+  const until = performance.now() + durationS * 1000;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < until) {
+        try {
+          await call();
+          calls++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { perS: calls / ((performance.now() - t0) / 1000), errors };
+}
+
+async function cannon(url, name, body, durationS) {
+  const r = await autocannon({
+    url: `${url}/v1/operations/${name}`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    connections: CONNECTIONS,
+    duration: durationS,
+  });
+  return { perS: r.requests.average, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, non2xx: r.non2xx };
+}
+
+export async function runService(ctx) {
+  const { opts, dist, socketPath, log } = ctx;
+  const entry = serveEntry();
+  if (!entry) {
+    return {
+      rows: [
+        unavailableRow('HTTP service ping', `calls/s, concurrency ${CONNECTIONS}`, '`serve` is neither in the CLI nor in dist/http/ yet'),
+        unavailableRow('HTTP service list_containers', `calls/s, concurrency ${CONNECTIONS}`, '`serve` is neither in the CLI nor in dist/http/ yet'),
+      ],
+      raw: { available: false },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'dc-bench-svc-'));
+  const configFile = join(dir, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ host: `unix://${socketPath}`, rate_limit: 0, service: { rate_limit: 0 } }));
+  const listen = `127.0.0.1:${await freePort()}`;
+  log(`service: starting ${entry.how} on ${listen}`);
+  const { child, url } = await startService(entry, configFile, listen);
+  const lib = connectorClient(dist, socketPath);
+  await ctx.ensureListFixture();
+  const listBody = { all: true, filters: ctx.listFilter };
+  const raw = { how: entry.how };
+  try {
+    // Warm both sides up (JIT, connection pools, version negotiation).
+    await cannon(url, 'ping', {}, 1);
+    await libraryRate(() => lib.ping(), 1);
+    const d = opts.serviceSeconds;
+    log(`service: ${d} s per measurement, library and service alternating`);
+    raw.libPing = await libraryRate(() => lib.ping(), d);
+    raw.svcPing = await cannon(url, 'ping', {}, d);
+    raw.svcList = await cannon(url, 'list_containers', listBody, d);
+    raw.libList = await libraryRate(() => lib.list(listBody.filters), d);
+  } finally {
+    await lib.close();
+    child.kill('SIGTERM');
+    await new Promise((resolve) => {
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve();
+      }, 10_000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rows = [];
+  const errNote = (svc, libR) =>
+    svc.errors || libR.errors ? `errors: service ${svc.errors} (non-2xx ${svc.non2xx}), library ${libR.errors}` : entry.how.includes('standalone') ? entry.how : undefined;
+  const ping = ratioRow('HTTP service ping', `calls/s, concurrency ${CONNECTIONS}, zero errors`, { connector: raw.svcPing.perS, other: raw.libPing.perS }, {
+    against: 'other',
+    cmp: '>=',
+    limit: 0.7,
+    otherLabel: 'library, in-process',
+    note: errNote(raw.svcPing, raw.libPing),
+  });
+  if (raw.svcPing.errors) ping.met = false;
+  rows.push(ping);
+  rows.push(ratioRow('HTTP service ping', 'p99 ms', { connector: raw.svcPing.p99 }));
+  const list = ratioRow(`HTTP service list_containers (${opts.listCount})`, `calls/s, concurrency ${CONNECTIONS}`, { connector: raw.svcList.perS, other: raw.libList.perS }, {
+    otherLabel: 'library, in-process',
+    note: errNote(raw.svcList, raw.libList),
+  });
+  list.ratio = raw.svcList.perS / raw.libList.perS;
+  list.ratioOf = 'service / library';
+  rows.push(list);
+  rows.push(ratioRow(`HTTP service list_containers (${opts.listCount})`, 'p99 ms', { connector: raw.svcList.p99 }));
+  return { rows, raw };
+}
