@@ -11,7 +11,7 @@ import { upgradeRequest } from '../engine/hijack.js';
 import { toStreamError } from '../engine/json-stream.js';
 import { enginePath } from '../engine/path.js';
 import { extractArchive } from '../engine/tar-safety.js';
-import { containerRef, defineOperation, requireParam, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
+import { byteProgress, containerRef, defineOperation, requireParam, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
 
 /*
  * Container I/O: exec, logs, stats, export and copies in both directions.
@@ -681,17 +681,6 @@ function withByteProgress(ctx: OperationContext, body: Readable, label: string):
     },
   });
   return pipeline(body, meter, () => {});
-}
-
-/** A progress callback for writeStreamToFile's onBytes: at most one event every 100 ms. */
-function byteProgress(ctx: OperationContext, label: string): (bytes: number) => void {
-  let last = 0;
-  return (bytes) => {
-    const now = Date.now();
-    if (now - last < 100) return;
-    last = now;
-    ctx.progress({ kind: 'bytes', bytes, label });
-  };
 }
 
 const exportParams = z

@@ -88,6 +88,17 @@ export function requireParam<T>(ctx: OperationContext, value: T | undefined, par
   return value;
 }
 
+/** A progress callback for writeStreamToFile's onBytes: at most one event every 100 ms. */
+export function byteProgress(ctx: OperationContext, label: string): (bytes: number) => void {
+  let last = 0;
+  return (bytes) => {
+    const now = Date.now();
+    if (now - last < 100) return;
+    last = now;
+    ctx.progress({ kind: 'bytes', bytes, label });
+  };
+}
+
 /* ---------- parameter building blocks shared by the families ---------- */
 
 /** A container id, short id, or name. Names follow the Engine's rule; ids are hex. */

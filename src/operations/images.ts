@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { posix, resolve } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ConnectorError } from '../errors.js';
 import { scrubText } from '../config/redact.js';
@@ -11,7 +11,7 @@ import { checkDestination, writeStreamToFile } from '../engine/file-sink.js';
 import { readProgress, type ProgressMessage } from '../engine/json-stream.js';
 import { enginePath, normalizeFilters } from '../engine/path.js';
 import { encodeRegistryAuth, encodeRegistryConfig, type RegistryCredentials } from '../engine/registry-auth.js';
-import { defineOperation, dryRunParam, requireParam, filtersParam, imageRef, registryCredentialsParam, toUnixSeconds, type OperationContext } from './define.js';
+import { byteProgress, defineOperation, dryRunParam, requireParam, filtersParam, imageRef, registryCredentialsParam, toUnixSeconds, type OperationContext } from './define.js';
 
 /* ---------- parameters ---------- */
 
@@ -756,24 +756,9 @@ export const saveImages = defineOperation({
   async run(ctx, p) {
     const full = await checkDestination(requireParam(ctx, p.path, 'path'), 'path', p.overwrite);
     const res = await openSave(ctx, p.images);
-    let bytes = 0;
-    let last = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        if (bytes - last >= 1 << 20) {
-          last = bytes;
-          ctx.progress({ kind: 'bytes', bytes, label: 'save' });
-        }
-        cb(null, chunk);
-      },
-      flush(cb) {
-        ctx.progress({ kind: 'bytes', bytes, label: 'save' });
-        cb();
-      },
-    });
-    res.body.on('error', (err) => meter.destroy(err));
-    return writeStreamToFile(res.body.pipe(meter), full, { operation: ctx.operation, overwrite: p.overwrite });
+    const result = await writeStreamToFile(res.body, full, { operation: ctx.operation, overwrite: p.overwrite, onBytes: byteProgress(ctx, 'save') });
+    ctx.progress({ kind: 'bytes', bytes: result.bytes, label: 'save' });
+    return result;
   },
   async openStream(ctx, p) {
     const res = await openSave(ctx, p.images);
