@@ -12,16 +12,17 @@ function tlsEngine(): HarnessEngine {
 
 const https = () => harness().tls.host.replace('tcp://', 'https://');
 
-describe('TLS with client certificates (mTLS)', () => {
-  const run = async (options: ConstructorParameters<typeof DockerConnector>[0]) => {
-    const c = new DockerConnector({ rate_limit: 0, retry_attempts: 0, env: {}, ...options });
-    try {
-      return await c.execute('get_version');
-    } finally {
-      c.close();
-    }
-  };
+/** get_version through a one-off connector with these settings (no retries: each failure is the first). */
+async function run(options: ConstructorParameters<typeof DockerConnector>[0]) {
+  const c = new DockerConnector({ rate_limit: 0, retry_attempts: 0, env: {}, ...options });
+  try {
+    return await c.execute('get_version');
+  } finally {
+    c.close();
+  }
+}
 
+describe('TLS with client certificates (mTLS)', () => {
   it('connects with the right CA and client certificate', async () => {
     const t = harness().tls;
     const v = (await run({ host: https(), ca_cert: t.caCert, client_cert: t.clientCert, client_key: t.clientKey })) as { Version: string };
@@ -86,15 +87,6 @@ describe('TLS with client certificates (mTLS)', () => {
 });
 
 describe('an authenticating proxy in front of the Engine', () => {
-  const run = async (options: ConstructorParameters<typeof DockerConnector>[0]) => {
-    const c = new DockerConnector({ rate_limit: 0, retry_attempts: 0, env: {}, ...options });
-    try {
-      return await c.execute('get_version');
-    } finally {
-      c.close();
-    }
-  };
-
   it('passes with Basic credentials', async () => {
     const p = harness().proxy;
     expect(await run({ host: p.basicHost, username: p.username, password: p.password })).toHaveProperty('Version');

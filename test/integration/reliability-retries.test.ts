@@ -6,24 +6,16 @@
  * proxy forwarded, and the objects the Engine holds afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectorError, type DockerConnector } from '../../src/index.js';
+import { type DockerConnector } from '../../src/index.js';
 import { getOperation } from '../../src/operations/index.js';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { FaultProxy, type FaultAction } from '../support/fault-proxy.js';
 import { engines, harness } from '../support/harness.js';
+import { failure } from '../support/expect-error.js';
 
 const LABEL_VALUE = uniqueName('reliability-retries');
 const LABELS = { [TEST_LABEL]: LABEL_VALUE };
 
-async function failure(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('expected the call to fail, it succeeded');
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -7,22 +7,14 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectorError, type DockerConnector } from '../../src/index.js';
+import { type DockerConnector } from '../../src/index.js';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { engines, harness } from '../support/harness.js';
+import { failure } from '../support/expect-error.js';
 
 const LABELS = { [TEST_LABEL]: uniqueName('reliability-streams') };
 
-async function failure(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('expected the call to fail, it succeeded');
-}
 
 describe.each(engines())('cut streams on Engine $name', (engine) => {
   let proxy: FaultProxy;
