@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { ensureHarness, stopHarness, ROOT } from './lib/harness.mjs';
-import { DIST_DIR, loadDist } from './lib/clients.mjs';
+import { DIST_DIR, DIST_ENTRY, loadDist } from './lib/clients.mjs';
 import { Fixtures, LIST_KEY } from './lib/fixtures.mjs';
 import { renderMarkdown, unavailableRow } from './lib/report.mjs';
 import { runCalls } from './workloads/calls.mjs';
@@ -60,7 +60,7 @@ const pkgVersion = (name) => JSON.parse(readFileSync(join(ROOT, 'node_modules', 
 const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
 
 async function main() {
-  if (!existsSync(join(ROOT, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+  if (!existsSync(DIST_ENTRY)) throw new Error(`${DIST_ENTRY} is missing: run \`npm run build\` first (npm run bench does)`);
   const runId = randomBytes(4).toString('hex');
   const { engine, started } = await ensureHarness(log);
   const socketPath = engine.host.replace(/^unix:\/\//, '');

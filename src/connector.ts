@@ -7,8 +7,9 @@ import { compareVersions } from './engine/version.js';
 import { encodeRegistryAuth, type RegistryCredentials } from './engine/registry-auth.js';
 import { ConnectorError, toConnectorError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { buildManifest, type Manifest } from './manifest.js';
-import { getOperation, type OperationName, type ParamsOf, type ResultOf } from './operations/index.js';
+import type { Manifest } from './manifest.js';
+import { loadedOperation, loadOperation } from './operations/catalogue.js';
+import type { OperationName, ParamsOf, ResultOf } from './operations/index.js';
 import type { OperationContext, OperationDefinition, ProgressEvent } from './operations/define.js';
 import type { HealthResult } from './operations/system.js';
 
@@ -52,10 +53,9 @@ export class DockerConnector {
   }
 
   /** Validates parameters against the operation's schema; throws INVALID_PARAMS naming each bad one. */
-  validate<N extends OperationName>(name: N, params: unknown): unknown;
-  validate(name: string, params: unknown): unknown {
-    const op = this.operation(name);
-    return validateParams(op, params);
+  validate<N extends OperationName>(name: N, params: unknown): Promise<unknown>;
+  async validate(name: string, params: unknown): Promise<unknown> {
+    return validateParams(await this.operation(name), params);
   }
 
   /** Runs an operation; parameters and result are typed from the registry. */
@@ -66,7 +66,8 @@ export class DockerConnector {
 
   /** The same, for callers that hold the name as data (CLI, HTTP, MCP): validated at run time only. */
   async executeDynamic(name: string, params: unknown = {}, opts: ExecuteOptions = {}): Promise<unknown> {
-    const op = this.operation(name);
+    // The operation's family is imported on its first use only; later calls find it without waiting.
+    const op = loadedOperation(name) ?? (await this.operation(name));
     const valid = validateParams(op, params ?? {});
     const started = performance.now();
     try {
@@ -86,7 +87,7 @@ export class DockerConnector {
 
   /** Runs an operation's raw-stream form (export, save, copy) and returns the Node stream. */
   async executeStream(name: string, params: unknown = {}, opts: ExecuteOptions = {}): Promise<{ stream: Readable; contentType: string }> {
-    const op = this.operation(name);
+    const op = await this.operation(name);
     if (!op.openStream) throw new ConnectorError('INVALID_PARAMS', `Operation ${name} has no stream form`, { operation: name });
     const valid = validateParams(op, params ?? {});
     try {
@@ -100,16 +101,17 @@ export class DockerConnector {
     return (await this.executeDynamic('health', {})) as HealthResult;
   }
 
-  manifest(): Manifest {
-    return buildManifest();
+  /** The manifest of every operation; it imports every family, so it is loaded only when asked for. */
+  async manifest(): Promise<Manifest> {
+    return (await import('./manifest.js')).buildManifest();
   }
 
   close(): void {
     this.engine.close();
   }
 
-  private operation(name: string): OperationDefinition {
-    const op = getOperation(name);
+  private async operation(name: string): Promise<OperationDefinition> {
+    const op = await loadOperation(name);
     if (!op) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; run "docker-connector operations" for the list`, { operation: name });
     return op;
   }

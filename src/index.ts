@@ -1,8 +1,17 @@
+/**
+ * The library's main entry: the connector, its errors and configuration.
+ * It loads no operation family up front (each is imported on its first use),
+ * so importing it stays cheap. The whole registry and the manifest are in
+ * `docker-connector/registry`.
+ */
+export type { OperationDefinition, OperationContext, Safety, Category } from './operations/define.js';
 export { DockerConnector, validateParams, type ConnectorOptions, type ExecuteOptions } from './connector.js';
 export { ConnectorError, ERROR_CODES, type ErrorCode, isConnectorError } from './errors.js';
 export { loadConfig } from './config/load.js';
 export { configSchema, type ConnectorConfig, type ConnectorConfigInput, SECRET_FIELDS } from './config/schema.js';
 export { redact } from './config/redact.js';
-export { operations, getOperation, listOperations, type OperationName, type ParamsOf, type ResultOf } from './operations/index.js';
-export { buildManifest, type Manifest } from './manifest.js';
+export type { OperationName, ParamsOf, ResultOf } from './operations/index.js';
+export { OPERATION_FAMILIES, isOperationName, loadOperation } from './operations/catalogue.js';
+export type { Manifest } from './manifest.js';
 export { EngineClient } from './engine/client.js';
+export { PACKAGE_VERSION } from './package-info.js';

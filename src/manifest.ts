@@ -1,11 +1,11 @@
-import { createRequire } from 'node:module';
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSchema, SECRET_FIELDS } from './config/schema.js';
-import { listOperations, type OperationDefinition } from './operations/index.js';
+import { listOperations } from './operations/index.js';
+import { parameterSchema } from './operations/parameter-schema.js';
 import { MAX_API_VERSION, MIN_API_VERSION } from './engine/version.js';
+import { PACKAGE_VERSION } from './package-info.js';
 
-const requireCjs = createRequire(import.meta.url);
-export const PACKAGE_VERSION: string = (requireCjs('../package.json') as { version: string }).version;
+export { PACKAGE_VERSION, parameterSchema };
 
 export interface ManifestField {
   name: string;
@@ -38,12 +38,6 @@ export interface Manifest {
   api_versions: { min: string; max: string };
   config: ManifestField[];
   operations: ManifestOperation[];
-}
-
-export function parameterSchema(op: OperationDefinition): Record<string, unknown> {
-  const schema = z.toJSONSchema(op.params, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  delete schema.$schema;
-  return schema;
 }
 
 function configFields(): ManifestField[] {

@@ -14,9 +14,11 @@ import { IMAGE } from './fixtures.mjs';
 
 /** The built library: dist/, or another build named by DC_BENCH_DIST (to measure a proposed change side by side). */
 export const DIST_DIR = process.env.DC_BENCH_DIST ? `${process.env.DC_BENCH_DIST.replace(/\/$/, '')}/` : `${ROOT}dist/`;
+/** The package's main entry as users import it (package.json "exports"): the bundle. */
+export const DIST_ENTRY = `${DIST_DIR}bundle/index.js`;
 
 export async function loadDist() {
-  return import(pathToFileURL(`${DIST_DIR}index.js`).href);
+  return import(pathToFileURL(DIST_ENTRY).href);
 }
 
 /** Demultiplexes a whole framed body (8-byte headers) into one buffer of payloads. */
@@ -39,11 +41,10 @@ export function connectorClient(dist, socketPath, { name = 'connector', rateLimi
     ...(burst ? { rate_limit_burst: burst } : {}),
     env: {},
   });
-  const hasExec = Boolean(dist.getOperation('exec_container'));
   return {
     name,
     connector: c,
-    notes: hasExec ? [] : ['exec through the EngineClient: exec_container is not in the registry yet'],
+    notes: [],
     ping: () => c.execute('ping'),
     version: () => c.execute('get_version'),
     list: (filters) => c.execute('list_containers', { all: true, filters }),
@@ -55,32 +56,11 @@ export function connectorClient(dist, socketPath, { name = 'connector', rateLimi
     stop: (id) => c.execute('stop_container', { container: id, timeout: 0 }),
     remove: (id) => c.execute('remove_container', { container: id }),
     async exec(id, cmd) {
-      if (hasExec) {
-        const r = await c.execute('exec_container', execParams(dist, id, cmd));
-        return { output: r.stdout ?? r.output ?? '', exitCode: r.exit_code };
-      }
-      return engineExec(c.engine, id, cmd);
+      const r = await c.execute('exec_container', { container: id, command: cmd });
+      return { output: r.stdout ?? r.output ?? '', exitCode: r.exit_code };
     },
     close: () => c.close(),
   };
-}
-
-/** exec_container's parameters, whatever the final names: the command under `command` or `cmd`. */
-function execParams(dist, id, cmd) {
-  const shape = dist.getOperation('exec_container').params.shape ?? {};
-  return { container: id, [('command' in shape ? 'command' : 'cmd')]: cmd };
-}
-
-/** Exec through the connector's EngineClient (stand-in until exec_container lands). */
-async function engineExec(engine, id, cmd) {
-  const created = await engine.json({ method: 'POST', path: `/containers/${id}/exec`, body: { AttachStdout: true, AttachStderr: true, Cmd: cmd }, operation: 'exec_container' });
-  const execId = created.body.Id;
-  const res = await engine.stream({ method: 'POST', path: `/exec/${execId}/start`, body: { Detach: false, Tty: false }, operation: 'exec_container' });
-  const chunks = [];
-  res.body.on('data', (c) => chunks.push(c));
-  await finished(res.body);
-  const info = await engine.json({ method: 'GET', path: `/exec/${execId}/json`, operation: 'exec_container' });
-  return { output: demuxAll(Buffer.concat(chunks)).toString(), exitCode: info.body.ExitCode };
 }
 
 /* ------------------------------------------------------------ raw undici */

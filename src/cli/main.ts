@@ -5,8 +5,9 @@ import { parseScalar } from '../config/load.js';
 import { redact, scrubText, secretValues } from '../config/redact.js';
 import { DockerConnector } from '../connector.js';
 import { ConnectorError, toConnectorError } from '../errors.js';
-import { PACKAGE_VERSION, buildManifest, parameterSchema } from '../manifest.js';
-import { getOperation, listOperations } from '../operations/index.js';
+import { PACKAGE_VERSION } from '../package-info.js';
+import { isOperationName, loadOperation } from '../operations/catalogue.js';
+import { parameterSchema } from '../operations/parameter-schema.js';
 import { createProgressRenderer } from './progress.js';
 
 /** Exit codes are a contract: 0 success, 1 the operation failed, 2 bad usage or parameters. */
@@ -58,9 +59,7 @@ function json(value: unknown, pretty: boolean): string {
 }
 
 /** Coerces `-p key=value` by the parameter's declared type: strings stay strings, the rest is read as JSON. */
-function coerceParam(opName: string, key: string, raw: string): unknown {
-  const op = getOperation(opName);
-  const props = op ? ((parameterSchema(op).properties ?? {}) as Record<string, { type?: string | string[]; anyOf?: { type?: string }[] }>) : {};
+function coerceParam(props: Record<string, { type?: string | string[]; anyOf?: { type?: string }[] }>, key: string, raw: string): unknown {
   const prop = props[key];
   const types = prop ? [prop.type, ...(prop.anyOf ?? []).map((a) => a.type)].flat().filter(Boolean) : [];
   if (types.length === 1 && types[0] === 'string') return raw;
@@ -107,7 +106,9 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     .command('operations')
     .description('List the operations (name, category, safety, title)')
     .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean }) => {
+      // Commands that describe every operation import the whole registry; `run` does not.
+      const { listOperations } = await import('../operations/index.js');
       const ops = listOperations().map((op) => ({ name: op.name, category: op.category, safety: op.safety, idempotent: op.idempotent, title: op.title }));
       if (opts.json || !pretty) {
         io.stdout.write(`${json(ops, pretty)}\n`);
@@ -120,7 +121,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   program
     .command('manifest')
     .description('Print the manifest: configuration fields and every operation with its parameter schema')
-    .action(() => {
+    .action(async () => {
+      const { buildManifest } = await import('../manifest.js');
       io.stdout.write(`${json(buildManifest(), pretty)}\n`);
     });
 
@@ -157,14 +159,18 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     .option('-p, --param <key=value>', 'one parameter; repeatable (values are read as JSON unless the parameter is a string)', collect, [])
     .action(async (name: string, opts: { params?: string; paramsFile?: string; param: string[] }, cmd: Command) => {
       try {
-        if (!getOperation(name)) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; run "docker-connector operations" for the list`);
+        if (!isOperationName(name)) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; run "docker-connector operations" for the list`);
         let params: Record<string, unknown> = {};
         if (opts.paramsFile) params = parseJsonObject(readFileSync(opts.paramsFile === '-' ? 0 : opts.paramsFile, 'utf8'), '--params-file');
         if (opts.params) params = { ...params, ...parseJsonObject(opts.params, '--params') };
-        for (const kv of opts.param) {
-          const eq = kv.indexOf('=');
-          if (eq <= 0) throw new ConnectorError('INVALID_PARAMS', `Invalid -p "${kv}": expected key=value`);
-          params[kv.slice(0, eq)] = coerceParam(name, kv.slice(0, eq), kv.slice(eq + 1));
+        if (opts.param.length > 0) {
+          const op = await loadOperation(name);
+          const props = (op ? (parameterSchema(op).properties ?? {}) : {}) as Parameters<typeof coerceParam>[0];
+          for (const kv of opts.param) {
+            const eq = kv.indexOf('=');
+            if (eq <= 0) throw new ConnectorError('INVALID_PARAMS', `Invalid -p "${kv}": expected key=value`);
+            params[kv.slice(0, eq)] = coerceParam(props, kv.slice(0, eq), kv.slice(eq + 1));
+          }
         }
         const c = connect(cmd);
         const onProgress = io.stderr.isTTY ? createProgressRenderer(io.stderr) : undefined;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './output.js';
 

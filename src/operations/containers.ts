@@ -3,7 +3,7 @@
  * remove, top, changes, wait, commit, update, prune. (Exec, logs, stats,
  * export and copy live in container-io.ts.)
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { enginePath, normalizeFilters } from '../engine/path.js';
 import {

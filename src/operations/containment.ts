@@ -3,7 +3,7 @@
  * system_prune, which plans and runs the per-type prunes in the order that
  * frees the most: containers, networks, volumes, images, build cache.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { enginePath } from '../engine/path.js';
 import { containerRef, defineOperation, dryRunParam, type OperationContext } from './define.js';

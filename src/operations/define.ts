@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import type { Readable } from 'node:stream';
 import type { EngineClient, EngineRequest, EngineResponse } from '../engine/client.js';

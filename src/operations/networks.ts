@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { enginePath, normalizeFilters } from '../engine/path.js';
 import { containerRef, defineOperation, dryRunParam, timePointParam, toUnixSeconds, type OperationContext } from './define.js';

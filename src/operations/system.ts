@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { toStreamError } from '../engine/json-stream.js';
 import { normalizeFilters } from '../engine/path.js';

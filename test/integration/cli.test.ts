@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listOperations } from '../../src/index.js';
+import { listOperations } from '../../src/registry.js';
 import { engines, harness } from '../support/harness.js';
 
 const BIN = new URL('../../bin/docker-connector.js', import.meta.url).pathname;

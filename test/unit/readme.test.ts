@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { withOperationsTable } from '../../src/docs.js';
-import { listOperations } from '../../src/index.js';
+import { listOperations } from '../../src/registry.js';
 
 describe('README', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildManifest, listOperations } from '../../src/index.js';
+import { buildManifest, listOperations } from '../../src/registry.js';
 import { parameterSchema } from '../../src/manifest.js';
 
 type Prop = { description?: string; default?: unknown };

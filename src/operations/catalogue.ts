@@ -1,0 +1,106 @@
+import type { OperationDefinition } from './define.js';
+import type { OperationName } from './index.js';
+
+/**
+ * Which family file declares each operation, so that a caller running one
+ * operation imports only that family. Importing every family (and the zod
+ * schemas they build) costs ~80 ms of CLI start-up and ~10 MiB of memory; a
+ * `run ping` needs only system.ts.
+ *
+ * The type below makes this table complete by construction: an operation
+ * added to a family and missing here (or a name here that no family
+ * declares) is a compile error, and test/unit/catalogue.test.ts checks each
+ * name sits in the family it names.
+ */
+export type Family = 'system' | 'containers' | 'container-io' | 'images' | 'networks' | 'volumes' | 'containment';
+
+export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
+  ping: 'system',
+  get_version: 'system',
+  get_info: 'system',
+  system_df: 'system',
+  system_events: 'system',
+  health: 'system',
+  list_containers: 'containers',
+  inspect_container: 'containers',
+  create_container: 'containers',
+  start_container: 'containers',
+  stop_container: 'containers',
+  restart_container: 'containers',
+  kill_container: 'containers',
+  pause_container: 'containers',
+  unpause_container: 'containers',
+  rename_container: 'containers',
+  remove_container: 'containers',
+  container_top: 'containers',
+  container_changes: 'containers',
+  wait_container: 'containers',
+  container_commit: 'containers',
+  update_container: 'containers',
+  prune_containers: 'containers',
+  exec_container: 'container-io',
+  container_logs: 'container-io',
+  container_stats: 'container-io',
+  container_export: 'container-io',
+  copy_from_container: 'container-io',
+  copy_to_container: 'container-io',
+  list_images: 'images',
+  inspect_image: 'images',
+  image_history: 'images',
+  remove_image: 'images',
+  tag_image: 'images',
+  pull_image: 'images',
+  push_image: 'images',
+  search_images: 'images',
+  build_image: 'images',
+  prune_images: 'images',
+  save_images: 'images',
+  load_images: 'images',
+  list_networks: 'networks',
+  inspect_network: 'networks',
+  create_network: 'networks',
+  remove_network: 'networks',
+  connect_network: 'networks',
+  disconnect_network: 'networks',
+  prune_networks: 'networks',
+  list_volumes: 'volumes',
+  inspect_volume: 'volumes',
+  create_volume: 'volumes',
+  remove_volume: 'volumes',
+  prune_volumes: 'volumes',
+  isolate_container: 'containment',
+  restore_container: 'containment',
+  system_prune: 'containment',
+};
+
+type Declarations = readonly OperationDefinition[];
+
+/** One dynamic import per family: a bundler turns each into a chunk of its own. */
+export const FAMILY_LOADERS: { readonly [F in Family]: () => Promise<Declarations> } = {
+  system: async () => (await import('./system.js')).systemOperations as unknown as Declarations,
+  containers: async () => (await import('./containers.js')).containerOperations as unknown as Declarations,
+  'container-io': async () => (await import('./container-io.js')).containerIoOperations as unknown as Declarations,
+  images: async () => (await import('./images.js')).imageOperations as unknown as Declarations,
+  networks: async () => (await import('./networks.js')).networkOperations as unknown as Declarations,
+  volumes: async () => (await import('./volumes.js')).volumeOperations as unknown as Declarations,
+  containment: async () => (await import('./containment.js')).containmentOperations as unknown as Declarations,
+};
+
+const loaded = new Map<string, OperationDefinition>();
+
+export function isOperationName(name: string): name is OperationName {
+  return Object.hasOwn(OPERATION_FAMILIES, name);
+}
+
+/** The operation if its family is already loaded: the synchronous fast path of every call after the first. */
+export function loadedOperation(name: string): OperationDefinition | undefined {
+  return loaded.get(name);
+}
+
+/** Imports the family that declares `name` (once) and returns the operation; undefined for unknown names. */
+export async function loadOperation(name: string): Promise<OperationDefinition | undefined> {
+  const hit = loaded.get(name);
+  if (hit || !isOperationName(name)) return hit;
+  for (const op of await FAMILY_LOADERS[OPERATION_FAMILIES[name]]()) loaded.set(op.name, op);
+  return loaded.get(name);
+}
