@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { loadConfig } from './config/load.js';
 import { redact } from './config/redact.js';
 import type { ConnectorConfig, ConnectorConfigInput } from './config/schema.js';
-import { EngineClient } from './engine/client.js';
+import { EngineClient, type EngineTransport } from './engine/client.js';
 import { compareVersions } from './engine/version.js';
 import { encodeRegistryAuth, type RegistryCredentials } from './engine/registry-auth.js';
 import { ConnectorError, toConnectorError } from './errors.js';
@@ -19,6 +19,8 @@ export interface ConnectorOptions extends Partial<ConnectorConfigInput> {
   /** Environment to read DOCKER_* variables from (default: process.env). Pass {} to ignore it. */
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** How buffered calls reach the Engine: 'auto' (default), 'node' or 'undici'; see EngineTransport. */
+  transport?: EngineTransport;
 }
 
 export interface ExecuteOptions {
@@ -39,12 +41,12 @@ export class DockerConnector {
   readonly surfaceConfig: Record<string, unknown>;
 
   constructor(options: ConnectorOptions = {}) {
-    const { configFile, env, logger, ...settings } = options;
+    const { configFile, env, logger, transport, ...settings } = options;
     const loaded = loadConfig({ options: settings, configFile, env });
     this.config = loaded.config;
     this.surfaceConfig = loaded.surface;
     this.logger = logger ?? createLogger(this.config.log_level);
-    this.engine = new EngineClient(this.config, { logger: this.logger });
+    this.engine = new EngineClient(this.config, { logger: this.logger, transport });
   }
 
   /** Builds a connector from an already validated configuration (used for multi-endpoint surfaces). */

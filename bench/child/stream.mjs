@@ -8,7 +8,6 @@
  */
 import { createWriteStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
-import { Transform } from 'node:stream';
 import { pipeline, finished } from 'node:stream/promises';
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
@@ -49,57 +48,15 @@ class Demux {
   }
 }
 
-/** A demultiplexing Transform for the dockerode-free paths that want one (the connector stand-in). */
-function demuxTransform(FrameParser) {
-  let parts = [];
-  const parser = new FrameParser((_stream, payload) => parts.push(payload));
-  return new Transform({
-    transform(chunk, _enc, done) {
-      parser.push(chunk);
-      const data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-      parts = [];
-      done(null, data);
-    },
-  });
-}
-
 async function connectorJob() {
-  const dist = await import(pathToFileURL(`${DIST}index.js`).href);
-  const c = new dist.DockerConnector({ host: `unix://${job.socketPath}`, rate_limit: 0, env: {} });
+  // The package's main entry as users import it (the bundle, see bench/lib/clients.mjs: not imported
+  // here, it loads undici and dockerode). execute() loads the operation's family, as in a user's process.
+  const { DockerConnector } = await import(pathToFileURL(`${DIST}bundle/index.js`).href);
+  const c = new DockerConnector({ host: `unix://${job.socketPath}`, rate_limit: 0, env: {} });
   await c.execute('ping');
   const opName = job.kind === 'logs' ? 'container_logs' : 'container_export';
-  const op = dist.getOperation(opName);
-  const shape = op?.params?.shape ?? {};
-  let how;
-  let run;
-  if (op && 'path' in shape) {
-    how = `${opName} with path`;
-    const params = { container: job.container, path: job.out };
-    run = () => c.execute(opName, params);
-  } else if (op?.openStream) {
-    how = `${opName} openStream`;
-    run = async () => {
-      const { stream } = await c.executeStream(opName, { container: job.container });
-      await pipeline(stream, createWriteStream(job.out));
-    };
-  } else {
-    // Stand-in until the operation lands: what it does, through the same EngineClient and helpers.
-    how = `EngineClient stand-in (${opName} not in the registry yet)`;
-    if (job.kind === 'logs') {
-      const { FrameParser } = await import(pathToFileURL(`${DIST}engine/frames.js`).href);
-      run = async () => {
-        const res = await c.engine.stream({ method: 'GET', path: `/containers/${job.container}/logs`, query: { stdout: true, stderr: true }, operation: opName });
-        await pipeline(res.body, demuxTransform(FrameParser), createWriteStream(job.out));
-      };
-    } else {
-      const { writeStreamToFile } = await import(pathToFileURL(`${DIST}engine/file-sink.js`).href);
-      run = async () => {
-        const res = await c.engine.stream({ method: 'GET', path: `/containers/${job.container}/export`, operation: opName });
-        await writeStreamToFile(res.body, job.out);
-      };
-    }
-  }
-  return { how, run, close: () => c.close() };
+  const params = { container: job.container, path: job.out };
+  return { how: `${opName} with path`, run: () => c.execute(opName, params), close: () => c.close() };
 }
 
 async function undiciJob() {

@@ -57,7 +57,6 @@ async function measure(ctx, kind, container, expectBytes, reps, dir) {
 }
 
 const pick = (res, key) => ({ connector: res.connector[key], undici: res.undici[key], dockerode: res.dockerode[key] });
-const howNote = (res) => (res.connector.how.includes('stand-in') ? `connector side: ${res.connector.how}` : undefined);
 
 export async function runLogs(ctx) {
   const { opts, fixtures, log } = ctx;
@@ -71,7 +70,7 @@ export async function runLogs(ctx) {
     const res = await measure(ctx, 'logs', id, bytes, opts.streamReps, dir);
     const w = `container_logs (${opts.logsMiB} MiB)`;
     const rows = [
-      ratioRow(w, 'MiB/s to a file', pick(res, 'mibPerS'), { against: 'undici', cmp: '>=', limit: 0.9, note: howNote(res) }),
+      ratioRow(w, 'MiB/s to a file', pick(res, 'mibPerS'), { against: 'undici', cmp: '>=', limit: 0.9 }),
       boundRow(w, 'peak RSS MiB (child process)', pick(res, 'maxRssMiB'), { cmp: '<=', limit: 100, unit: 'MiB' }),
     ];
     return { rows, raw: { [w]: res } };
@@ -99,7 +98,7 @@ export async function runExport(ctx) {
         const res = await measure(ctx, 'export', id, mib * MiB, reps, dir);
         const w = `container_export (${mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`})`;
         raw[w] = res;
-        rows.push(ratioRow(w, 'MiB/s to a file', pick(res, 'mibPerS'), { against: 'undici', cmp: '>=', limit: 0.9, note: howNote(res) }));
+        rows.push(ratioRow(w, 'MiB/s to a file', pick(res, 'mibPerS'), { against: 'undici', cmp: '>=', limit: 0.9 }));
         if (smallRss === undefined) {
           smallRss = res.connector.maxRssMiB;
           rows.push(boundRow(w, 'peak RSS MiB (child process)', pick(res, 'maxRssMiB'), { cmp: '<=', limit: 100, unit: 'MiB' }));

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option, CommanderError } from 'commander';
+import * as z from 'zod';
 import { configSchema, type ConnectorConfigInput } from '../config/schema.js';
 import { parseScalar } from '../config/load.js';
 import { redact, scrubText, secretValues } from '../config/redact.js';
@@ -75,6 +76,10 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  // A one-shot command parses a few objects once: zod's JIT (code generated per object
+  // schema on its first parse, ~12 ms for the config schema, measured) costs more than
+  // it saves there. serve and mcp parse on every request and keep it.
+  if (!argv.includes('serve') && !argv.includes('mcp')) z.config({ jitless: true });
   const pretty = Boolean(io.stdout.isTTY);
   let exitCode = EXIT_OK;
   let connector: DockerConnector | undefined;

@@ -4,7 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { chmod, link, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { extract, type Header } from 'tar-stream';
+import type { Header } from 'tar-stream';
 import { ConnectorError } from '../errors.js';
 import { toStreamError } from './json-stream.js';
 
@@ -246,6 +246,8 @@ export async function extractArchive(source: Readable, dest: string, opts: Extra
     }
   };
 
+  // Imported on first use, not at the top: see packStream in build-context.ts for what it costs.
+  const { extract } = await import('tar-stream');
   const ex = extract();
   let current: { destroy(err?: Error): void } | undefined;
   // pipeline, not pipe: a source that failed before we got here (a cut

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { scrubText } from '../config/redact.js';
 import { packDirectory, packFiles } from '../engine/build-context.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerConnector } from '../../src/index.js';
+import type { ConnectorOptions } from '../../src/index.js';
 import { connectorFor, uniqueName } from '../support/connector.js';
 import { engines, harness, type HarnessEngine } from '../support/harness.js';
 import { FaultProxy } from '../support/fault-proxy.js';
@@ -13,8 +13,8 @@ function tlsEngine(): HarnessEngine {
 const https = () => harness().tls.host.replace('tcp://', 'https://');
 
 /** get_version through a one-off connector with these settings (no retries: each failure is the first). */
-async function run(options: ConstructorParameters<typeof DockerConnector>[0]) {
-  const c = new DockerConnector({ rate_limit: 0, retry_attempts: 0, env: {}, ...options });
+async function run(options: ConnectorOptions) {
+  const c = connectorFor(tlsEngine(), { retry_attempts: 0, ...options });
   try {
     return await c.execute('get_version');
   } finally {
@@ -31,7 +31,8 @@ describe('TLS with client certificates (mTLS)', () => {
 
   it('connects from DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH like the docker CLI', async () => {
     const t = harness().tls;
-    const c = new DockerConnector({ rate_limit: 0, env: { DOCKER_HOST: t.host, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: t.certDir } });
+    // host: undefined lifts connectorFor's default host, so the environment's DOCKER_HOST decides.
+    const c = connectorFor(tlsEngine(), { host: undefined, env: { DOCKER_HOST: t.host, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: t.certDir } });
     try {
       expect(((await c.execute('get_version')) as { Version: string }).Version).toBe(tlsEngine().version);
       expect(c.engine.endpoint).toMatchObject({ kind: 'tcp', tls: true, port: Number(new URL(t.host.replace('tcp://', 'http://')).port) });
@@ -110,6 +111,21 @@ describe('an authenticating proxy in front of the Engine', () => {
   });
 });
 
+describe('transport of buffered calls', () => {
+  // The reliability and connection files run once per transport: DC_TEST_TRANSPORT=node|undici (package.json "test").
+  it('is the one this run asked for (DC_TEST_TRANSPORT, else auto)', async () => {
+    const c = connectorFor(tlsEngine());
+    try {
+      await c.execute('ping');
+      expect(c.engine.transport).toBe(process.env.DC_TEST_TRANSPORT ?? 'auto');
+      if (process.env.DC_TEST_TRANSPORT === 'undici') expect(c.engine.bufferedTransportInUse).toBe('undici');
+      if (process.env.DC_TEST_TRANSPORT === 'node') expect(c.engine.bufferedTransportInUse).toBe('node');
+    } finally {
+      c.close();
+    }
+  });
+});
+
 describe.each(engines())('retries on Engine $name', (engine) => {
   let proxy: FaultProxy;
   let host: string;
@@ -157,9 +173,15 @@ describe.each(engines())('retries on Engine $name', (engine) => {
       expect(e.outcomeUnknown).toBe(true);
       expect(e.message).toMatch(/outcome is unknown/);
       expect(proxy.seen.filter((r) => r.path.includes('/containers/create')).length).toBe(1);
-      // The Engine got it exactly once: the container exists, once.
-      const list = await direct.engine.json<{ Names: string[] }[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters: { name: [name] } } });
-      expect(list.body.filter((x) => x.Names.includes(`/${name}`)).length).toBe(1);
+      // The Engine got it exactly once: the container exists, once. The proxy cut the
+      // connection right after forwarding, so the Engine may still be creating it: wait for it.
+      let count = 0;
+      for (let waited = 0; count === 0 && waited < 5000; waited += 100) {
+        const list = await direct.engine.json<{ Names: string[] }[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters: { name: [name] } } });
+        count = list.body.filter((x) => x.Names.includes(`/${name}`)).length;
+        if (count === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(count).toBe(1);
     } finally {
       await direct.engine.json({ method: 'DELETE', path: `/containers/${name}`, query: { force: true } }).catch(() => {});
       c.close();
@@ -182,7 +204,7 @@ describe.each(engines())('retries on Engine $name', (engine) => {
   });
 
   it('a connection refused is retried with backoff, then reported as CONNECTION_FAILED', async () => {
-    const c = new DockerConnector({ host: 'tcp://127.0.0.1:1', rate_limit: 0, retry_attempts: 2, retry_delay: 0.05, env: {} });
+    const c = connectorFor(engine, { host: 'tcp://127.0.0.1:1', retry_attempts: 2, retry_delay: 0.05 });
     const started = Date.now();
     const e = await failure(c.execute('get_version'));
     c.close();

@@ -5,7 +5,8 @@
  * The limiter lives in the connector, so one Engine ("new") is enough.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerConnector } from '../../src/index.js';
+import type { DockerConnector } from '../../src/index.js';
+import { connectorFor } from '../support/connector.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { engines } from '../support/harness.js';
 
@@ -22,7 +23,7 @@ describe(`rate limiting on Engine ${engine.name}`, () => {
   beforeAll(async () => {
     proxy = new FaultProxy(engine.host.replace('unix://', ''));
     const host = await proxy.start();
-    dc = new DockerConnector({ host, rate_limit: RATE, rate_limit_burst: BURST, retry_attempts: 0, env: {} });
+    dc = connectorFor(engine, { host, rate_limit: RATE, rate_limit_burst: BURST, retry_attempts: 0 });
   });
 
   afterAll(async () => {

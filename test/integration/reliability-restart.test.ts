@@ -104,10 +104,17 @@ describe(`Engine "new" ${RESTART ? 'restarts' : 'goes away (simulated by the pro
         outageOver = true;
       });
     }
-    // Keep calling through the outage, then until 200 calls were made (at least 30 after it).
+    // Keep calling through the outage, then until 200 calls were made and the last 30 came
+    // after it and succeeded (a call started as the outage ends may still fail: counting
+    // calls after the flag alone left 29 successes now and then). Bounded, should recovery fail.
+    const okStreak = () => {
+      let n = 0;
+      for (let k = records.length - 1; k >= 0 && records[k]!.ok; k--) n++;
+      return n;
+    };
     let i = records.length;
     let afterOutage = 0;
-    while (i < CALLS || afterOutage < 30) {
+    while ((i < CALLS || !outageOver || afterOutage < 30 || okStreak() < 30) && i < CALLS + 1000) {
       await call(i++);
       if (outageOver) afterOutage++;
       await sleep(RESTART ? 20 : 10);

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectorError, DockerConnector } from '../../src/index.js';
+import { ConnectorError, type DockerConnector } from '../../src/index.js';
 import { buildApp } from '../../src/http/app.js';
 import { parseServiceSettings } from '../../src/http/settings.js';
 import { encodeRegistryAuth } from '../../src/engine/registry-auth.js';
@@ -100,20 +100,20 @@ describe('planted secrets never appear anywhere', () => {
 
   it('library: TLS success and TLS failures with a marked client key, logged at trace', async () => {
     const t = harness().tls;
-    const ok = new DockerConnector({ ...base(), host: t.host.replace('tcp://', 'https://'), ca_cert: t.caCert, client_cert: t.clientCert, client_key: markedKey });
+    const ok = connectorFor(engine, { ...base(), host: t.host.replace('tcp://', 'https://'), ca_cert: t.caCert, client_cert: t.clientCert, client_key: markedKey });
     try {
       seen('tls ok', await ok.execute('get_version'));
       seen('tls ok', await ok.execute('list_containers', { all: true }));
     } finally {
       ok.close();
     }
-    const wrongCa = new DockerConnector({ ...base(), host: t.host.replace('tcp://', 'https://'), ca_cert: t.wrongCaCert, client_cert: t.clientCert, client_key: markedKey });
+    const wrongCa = connectorFor(engine, { ...base(), host: t.host.replace('tcp://', 'https://'), ca_cert: t.wrongCaCert, client_cert: t.clientCert, client_key: markedKey });
     expect((await fail('tls wrong ca', wrongCa.execute('get_version'))).code).toBe('TLS_ERROR');
     wrongCa.close();
     // A key file that is not a key: the error names the file, never its content.
     let broken: DockerConnector | undefined;
     try {
-      broken = new DockerConnector({ ...base(), host: t.host.replace('tcp://', 'https://'), ca_cert: t.caCert, client_cert: t.clientCert, client_key: brokenKey });
+      broken = connectorFor(engine, { ...base(), host: t.host.replace('tcp://', 'https://'), ca_cert: t.caCert, client_cert: t.clientCert, client_key: brokenKey });
       const e = await fail('tls broken key', broken.execute('get_version'));
       expect(e.code).toBe('TLS_ERROR');
       expect(e.message).toMatch(/client_key/);
@@ -127,10 +127,10 @@ describe('planted secrets never appear anywhere', () => {
 
   it('library: proxy 401s, registry refusals and cut streams', async () => {
     const p = harness().proxy;
-    const basic = new DockerConnector({ ...base(), access_token: undefined, host: p.basicHost });
+    const basic = connectorFor(engine, { ...base(), access_token: undefined, host: p.basicHost });
     expect((await fail('proxy 401', basic.execute('get_version'))).code).toBe('UNAUTHORIZED');
     basic.close();
-    const bearer = new DockerConnector({ ...base(), host: p.bearerHost });
+    const bearer = connectorFor(engine, { ...base(), host: p.bearerHost });
     expect((await fail('proxy bearer 401', bearer.execute('list_images', {}))).code).toBe('UNAUTHORIZED');
     bearer.close();
 

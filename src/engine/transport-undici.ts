@@ -1,0 +1,276 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AgentOptions } from 'node:https';
+import type { buildConnector, Dispatcher, Pool } from 'undici';
+import { ConnectorError } from '../errors.js';
+import type { Endpoint } from './endpoint.js';
+
+/**
+ * The undici transport for buffered calls (the whole answer read into
+ * memory): the small, frequent calls whose latency issue #7 measures.
+ *
+ * Why: node:http's own per-request cost (agent bookkeeping,
+ * ClientRequest/IncomingMessage streams) made a bare node:http call 1.1–1.4 ×
+ * raw undici's p50 on ping, list and inspect against the real Engine (the
+ * more so the busier the machine), leaving no room for the connector under
+ * issue #7's 1.10 × target. This transport calls undici's `Pool.dispatch`
+ * with one small handler per request (no `request()` wrapper, no body
+ * stream): the cheapest path undici offers, measured at 0.92–0.98 × raw
+ * undici's `request()` for the client alone.
+ *
+ * Why only buffered calls: streamed answers (logs, export, pull progress)
+ * and streamed request bodies (tar uploads) stay on node:http. Their callers
+ * hold a Node `IncomingMessage`, and undici's body, piped with dockerd as
+ * the source, slowed to ~2 MiB/s and buffered in memory on Node 20
+ * (bench/README.md); node:http streams at full speed in flat memory.
+ *
+ * undici is imported when first needed, never at start-up: its first use
+ * costs ~40–60 ms, ~150 ms of CPU (V8 compiles its WebAssembly HTTP parser
+ * in the background), a transient +30–35 MiB of RSS and +7–13 MiB for good
+ * (measured on Node 20 here). See EngineTransport in client.ts for when.
+ */
+
+/** A whole answer: status, headers and the body bytes (for error statuses, at most `errorCap` of them). */
+export interface BufferedAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Cancels a request in flight (the total deadline fired, or the caller's signal). */
+export interface Cancel {
+  cancel(err: Error): void;
+}
+
+export interface UndiciTransportOptions {
+  endpoint: Endpoint;
+  /** TLS settings of the endpoint (CA, client certificate, verification, server name), as for the https agent. */
+  tls: AgentOptions | undefined;
+  /** Most connections kept open at once (the node:http agent's maxSockets). */
+  connections: number;
+  /** Longest wait for a connection to open; past it the attempt fails as never sent. */
+  connectTimeoutMs: number;
+  /** Bytes of an error answer kept (the rest is read and dropped). */
+  errorCap: number;
+}
+
+interface Undici {
+  Pool: typeof Pool;
+  buildConnector: typeof buildConnector;
+}
+let undici: Promise<Undici> | undefined;
+
+/**
+ * undici's Pool and connector, imported once per process. Their own modules
+ * first: the package entry also loads fetch, WebSocket, caches and mock
+ * agents (measured: +10–18 MiB RSS and 60–200 ms, against +4–7 MiB and
+ * 25–45 ms for the pool alone, which loads the connector anyway). undici 7
+ * has no "exports" map, so the paths are reachable; should a release move
+ * them, the package entry is the fallback. The names are variables so that
+ * bundlers leave these imports to run time.
+ */
+const POOL_MODULE = 'undici/lib/dispatcher/pool.js';
+const CONNECT_MODULE = 'undici/lib/core/connect.js';
+const PACKAGE = 'undici';
+
+function loadUndici(): Promise<Undici> {
+  undici ??= Promise.all([import(POOL_MODULE), import(CONNECT_MODULE)]).then(
+    ([pool, connect]: [{ default: typeof Pool }, { default: typeof buildConnector }]) => ({ Pool: pool.default, buildConnector: connect.default }),
+    async () => (await import(PACKAGE)) as Undici,
+  );
+  undici.catch(() => (undici = undefined));
+  return undici;
+}
+
+export class UndiciTransport {
+  private pool: Pool | undefined;
+  private poolPromise: Promise<Pool> | undefined;
+  private readonly origin: string;
+  private readonly servername: string | undefined;
+  /**
+   * Errors of this pool's TLS connections, counted, and the last one. A server that refuses
+   * the client certificate says so with an alert after the TLS 1.3 handshake; undici then
+   * reports the request as "other side closed". A request that failed that way while such
+   * an error was recorded reports the TLS error instead, as node:http does.
+   */
+  private tlsFailures = 0;
+  private lastTlsFailure: Error | undefined;
+
+  constructor(private readonly options: UndiciTransportOptions) {
+    const ep = options.endpoint;
+    // For a unix socket the origin only names the Host; the socket path does the connecting.
+    this.origin = ep.kind === 'unix' ? 'http://docker' : `${ep.tls ? 'https' : 'http'}://${ep.hostname.includes(':') ? `[${ep.hostname}]` : ep.hostname}:${ep.port}`;
+    // undici takes the TLS server name from the Host header before its connect options:
+    // a configured tls_server_name must be given per request to win, as it does for the https agent.
+    this.servername = options.tls?.servername || undefined;
+  }
+
+  /**
+   * Sends one request and reads its whole answer. `onSent` is called when the
+   * request is handed to a connected socket (the Engine may see it from then
+   * on); `cancel.cancel` aborts it at any point.
+   */
+  request(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, onSent: () => void): { answer: Promise<BufferedAnswer>; cancel: Cancel } {
+    const handler = new BufferedHandler(onSent, this.options.errorCap, this);
+    const opts: Dispatcher.DispatchOptions = {
+      origin: this.origin,
+      method: method as Dispatcher.HttpMethod,
+      path,
+      headers,
+      body: body ?? null,
+      // undici closes the connection after every HEAD unless told the answer has no body to skip.
+      reset: method === 'HEAD' ? false : undefined,
+      servername: this.servername,
+    } as Dispatcher.DispatchOptions;
+    if (this.pool) this.pool.dispatch(opts, handler);
+    else this.open().then((pool) => pool.dispatch(opts, handler), (err: Error) => handler.onResponseError(undefined, err));
+    return { answer: handler.promise, cancel: handler };
+  }
+
+  /** The TLS error behind an "other side closed", if one was recorded since the request counted `since`. */
+  tlsFailureSince(since: number): Error | undefined {
+    return this.tlsFailures > since ? this.lastTlsFailure : undefined;
+  }
+
+  get tlsFailureCount(): number {
+    return this.tlsFailures;
+  }
+
+  /** True once undici is loaded and the pool exists: requests go out without waiting. */
+  get ready(): boolean {
+    return this.pool !== undefined;
+  }
+
+  /** Loads undici and opens the pool ahead of the first request. */
+  preload(): Promise<unknown> {
+    return this.open();
+  }
+
+  /** Closes idle connections; requests in flight finish. The next request opens a new pool. */
+  close(): void {
+    const pool = this.pool;
+    this.pool = undefined;
+    this.poolPromise = undefined;
+    void pool?.close().catch(() => undefined);
+  }
+
+  private open(): Promise<Pool> {
+    if (this.poolPromise) return this.poolPromise;
+    const opening = loadUndici().then(
+      ({ Pool, buildConnector }) => {
+        const ep = this.options.endpoint;
+        const tls = this.options.tls;
+        const timeout = this.options.connectTimeoutMs;
+        let connect: buildConnector.connector | buildConnector.BuildOptions;
+        if (ep.kind === 'unix') connect = { socketPath: ep.socketPath, timeout };
+        else if (!tls) connect = { timeout };
+        else {
+          const base = buildConnector({ ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized, servername: tls.servername, timeout });
+          connect = (opts, callback) =>
+            base(opts, (err, socket) => {
+              if (err || !socket) return callback(err ?? new Error('no socket'), null);
+              socket.prependListener('error', (e: Error) => {
+                if ((e as { code?: string }).code !== 'UND_ERR_SOCKET') {
+                  this.lastTlsFailure = e;
+                  this.tlsFailures++;
+                }
+              });
+              callback(null, socket);
+            });
+        }
+        const pool = new Pool(this.origin, {
+          connections: this.options.connections,
+          pipelining: 1,
+          // The client's total and idle deadlines govern; undici's own (300 s) would cut long calls short.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          // undici closes a connection idle for 4 s by default; the node:http agent keeps it. A call after
+          // a pause would pay a new connection (a TLS handshake on tcp+TLS). The Engine's hint, if any, still wins.
+          keepAliveTimeout: 60_000,
+          connect,
+        } as Pool.Options);
+        // Closed while loading: the requests already waiting still go out on this pool, which
+        // nobody keeps; its idle connections do not hold the process open and close after 60 s.
+        if (this.poolPromise === opening) this.pool = pool;
+        return pool;
+      },
+      (err: unknown) => {
+        if (this.poolPromise === opening) this.poolPromise = undefined;
+        throw new ConnectorError('INVALID_CONFIG', `The undici transport cannot be used: the undici package does not load (${(err as { code?: string }).code ?? String(err)})`);
+      },
+    );
+    this.poolPromise = opening;
+    return opening;
+  }
+}
+
+/** One request's handler (undici's handler API): collects the answer, settles one promise. */
+class BufferedHandler implements Dispatcher.DispatchHandler, Cancel {
+  readonly promise: Promise<BufferedAnswer>;
+  private resolve!: (answer: BufferedAnswer) => void;
+  private reject!: (err: Error) => void;
+  private controller: Dispatcher.DispatchController | undefined;
+  /** Set once the promise settled (answer read, failed, or cancelled): later events are ignored. */
+  private done = false;
+  private cancelled: Error | undefined;
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private limit = Infinity;
+
+  /** The transport's TLS error count when this request began (see tlsFailureSince). */
+  private readonly tlsFailuresBefore: number;
+
+  constructor(
+    private readonly onSent: () => void,
+    private readonly errorCap: number,
+    private readonly transport: UndiciTransport,
+  ) {
+    this.tlsFailuresBefore = transport.tlsFailureCount;
+    this.promise = new Promise<BufferedAnswer>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  cancel(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.cancelled = err;
+    this.reject(err);
+    // Before the request reached a socket there is no controller yet: onRequestStart aborts it.
+    this.controller?.abort(err);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.cancelled) return controller.abort(this.cancelled);
+    this.onSent();
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+    if (statusCode < 200 || statusCode >= 300) this.limit = this.errorCap;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.size < this.limit) this.chunks.push(this.size + chunk.length > this.limit ? chunk.subarray(0, this.limit - this.size) : chunk);
+    this.size += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    if (this.done) return;
+    this.done = true;
+    const c = this.chunks;
+    // Most answers arrive in one chunk: no copy then.
+    this.resolve({ status: this.status, headers: this.headers, body: c.length === 1 ? c[0]! : Buffer.concat(c) });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    const tls = (err as { code?: string }).code === 'UND_ERR_SOCKET' ? this.transport.tlsFailureSince(this.tlsFailuresBefore) : undefined;
+    this.reject(tls ?? err);
+  }
+}
