@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,7 +124,56 @@ describe.each(engines())('HTTP service policy and limits on Engine $version (API
     const r = await call(url, 'get_info');
     expect(r).toMatchObject({ status: 504, body: { error: { code: 'TIMEOUT', status: 504, operation: 'get_info' } } });
     expect(r.body.error.message).toContain('request_timeout');
+    expect(r.body.error.outcome_unknown).toBeUndefined();
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('cancels a write past request_timeout with 504 TIMEOUT that says its outcome is unknown', async () => {
+    const url = await start({ service: { request_timeout: 1 } });
+    proxy.add({ match: (m, p) => m === 'POST' && p.endsWith('/volumes/create'), action: 'stall', times: 5 });
+    const started = Date.now();
+    const r = await call(url, 'create_volume', { name: `dc-http-timeout-${process.pid}` });
+    expect(r).toMatchObject({ status: 504, body: { error: { code: 'TIMEOUT', status: 504, operation: 'create_volume', outcome_unknown: true } } });
+    expect(r.body.error.message).toContain('may or may not have taken effect');
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('answers and audits 504 at once when the client goes away, for a read given up on and for a streaming call', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc-http-gone-'));
+    const auditPath = join(dir, 'audit.log');
+    try {
+      const url = await start({ audit_log: auditPath });
+      // get_info never gets an answer; system_events would run for 30 s.
+      proxy.add({ match: (m, p) => m === 'GET' && p.endsWith('/info'), action: 'stall', times: 5 });
+      const now = Date.now() / 1000;
+      const leave = async (name: string, params: unknown) => {
+        const ac = new AbortController();
+        const pending = fetch(`${url}/v1/operations/${name}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+          body: JSON.stringify(params),
+          signal: ac.signal,
+        }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 500));
+        ac.abort();
+        await pending;
+      };
+      const started = Date.now();
+      await Promise.all([leave('get_info', {}), leave('system_events', { since: now - 1, until: now + 30 })]);
+      const lines = () =>
+        readFileSync(auditPath, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { operation: string; status: number; outcome: string; key_id: string });
+      while (lines().length < 2 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 50));
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(lines().map((l) => [l.operation, l.status, l.outcome, l.key_id]).sort()).toEqual([
+        ['get_info', 504, 'TIMEOUT', 'admin'],
+        ['system_events', 504, 'TIMEOUT', 'admin'],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('maps an Engine failure (503 from the path to it) to 502 with the Engine status', async () => {
@@ -138,14 +187,25 @@ describe.each(engines())('HTTP service policy and limits on Engine $version (API
     const url = await start({ service: { shutdown_timeout: 1 } });
     const service = running.at(-1)!;
     const now = Date.now() / 1000;
-    // system_events waits until `until`: 2.5 s, past the 1 s deadline.
-    const slow = call(url, 'system_events', { since: now - 1, until: now + 2.5 });
-    await new Promise((r) => setTimeout(r, 300));
+    // system_events waits until `until`: 2.5 s, past the 1 s deadline; get_info gets no answer at all.
+    proxy.add({ match: (m, p) => m === 'GET' && p.endsWith('/info'), action: 'stall', times: 5 });
+    const pause = () => new Promise((r) => setTimeout(r, 100));
+    const slow = [call(url, 'system_events', { since: now - 1, until: now + 2.5 })];
+    await pause();
+    // A call that started after the first and ends before the others leaves them in flight (and cancellable).
+    const short = call(url, 'system_events', { since: now - 1, until: now + 0.5 });
+    await pause();
+    slow.push(call(url, 'get_info'), call(url, 'system_events', { since: now - 1, until: now + 2.5 }));
+    expect((await short).status).toBe(200);
+    expect((await call(url, 'ping')).status).toBe(200);
     const closing = service.close();
-    const r = await slow;
+    const answers = await Promise.all(slow);
     await closing;
-    expect(r).toMatchObject({ status: 504, body: { error: { code: 'TIMEOUT' } } });
-    expect(r.body.error.message).toContain('shutting down');
+    for (const r of answers) {
+      expect(r).toMatchObject({ status: 504, body: { error: { code: 'TIMEOUT' } } });
+      expect(r.body.error.message).toContain('shutting down');
+    }
+    expect(answers.map((r) => r.body.error.operation)).toEqual(['system_events', 'get_info', 'system_events']);
     await expect(fetch(`${url}/openapi.json`)).rejects.toThrow();
   });
 
@@ -159,6 +219,68 @@ describe.each(engines())('HTTP service policy and limits on Engine $version (API
     await Promise.all([service.close(), slow.then((r) => expect(r.status).toBe(200))]);
     // It waited for the call, not for the deadline.
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('HTTP service without API keys, on loopback', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dc-http-noauth-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves every /v1 route to an anonymous caller, still under the server policy, with the usual headers', async () => {
+    const base = connectorFor(engines()[0]!);
+    // No keys, no rate limit, no audit log: nothing runs before the handler.
+    const service = HttpService.create({ base, env: {}, surface: { audit_log: 'off', read_only: true, service: { listen: '127.0.0.1:0', rate_limit: 0 } }, overrides: { no_auth: true } });
+    try {
+      const url = await service.listen();
+      const ping = await fetch(`${url}/v1/operations/ping`, { method: 'POST' });
+      expect(ping.status).toBe(200);
+      expect(ping.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(ping.headers.get('cache-control')).toBe('no-store');
+      expect(await ping.json()).toMatchObject({ ok: true });
+      const refused = await fetch(`${url}/v1/operations/create_volume`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe('read_only');
+      const ops = (await (await fetch(`${url}/v1/operations`)).json()) as { operations: { name: string; allowed: boolean }[] };
+      expect(ops.operations.find((o) => o.name === 'ping')?.allowed).toBe(true);
+      expect(ops.operations.find((o) => o.name === 'create_volume')?.allowed).toBe(false);
+      expect((await fetch(`${url}/v1/manifest`)).status).toBe(200);
+      expect((await fetch(`${url}/v1/health`)).status).toBe(200);
+    } finally {
+      await service.close();
+      base.close();
+    }
+  });
+
+  it('audits anonymous calls as "anonymous" and applies the per-client rate limit', async () => {
+    const base = connectorFor(engines()[0]!);
+    const auditPath = join(dir, 'audit.log');
+    const service = HttpService.create({
+      base,
+      env: {},
+      surface: { audit_log: auditPath, service: { listen: '127.0.0.1:0', rate_limit: 6, rate_limit_burst: 2 } },
+      overrides: { no_auth: true },
+    });
+    try {
+      const url = await service.listen();
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${url}/v1/operations/ping`, { method: 'POST' })).status);
+      expect(statuses).toEqual([200, 200, 429]);
+      const lines = readFileSync(auditPath, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { operation: string; status: number; outcome: string; key_id: string });
+      expect(lines.map((l) => [l.operation, l.status, l.outcome, l.key_id])).toEqual([
+        ['ping', 200, 'ok', 'anonymous'],
+        ['ping', 200, 'ok', 'anonymous'],
+        ['ping', 429, 'RATE_LIMITED', 'anonymous'],
+      ]);
+    } finally {
+      await service.close();
+      base.close();
+    }
   });
 });
 
