@@ -83,7 +83,7 @@ async function main() {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     engine: engine.name,
     runId,
-    dist: DIST_DIR.startsWith(ROOT) ? DIST_DIR.slice(ROOT.length) : DIST_DIR,
+    dist: DIST_ENTRY.startsWith(ROOT) ? DIST_ENTRY.slice(ROOT.length) : DIST_ENTRY,
     versions: {
       node: process.version,
       engine: engineVersion.Version,
