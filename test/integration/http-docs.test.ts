@@ -37,7 +37,10 @@ describe.each(engines())('HTTP service docs (Engine $name)', (engine) => {
   afterAll(async () => {
     await service.close();
     base.close();
-    // Chromium's helper processes may still be writing its profile for a moment after the browser exits.
+    // Chromium's helper processes (zygote, renderer, GPU) outlive the browser process and
+    // keep writing its profile: kill each chromium's whole process group and wait for it
+    // to be gone before removing the profiles (else: ENOTEMPTY now and then).
+    await killChromiumGroups();
     rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
@@ -114,15 +117,45 @@ describe.each(engines())('HTTP service docs (Engine $name)', (engine) => {
   });
 });
 
+/** Process groups of the chromiums started here (each is spawned as a group leader). */
+const chromiumGroups = new Set<number>();
+
+function spawnChromium(args: string[], stdio: ('ignore' | 'pipe')[]) {
+  const child = spawn('chromium', args, { stdio, detached: true });
+  if (child.pid) chromiumGroups.add(child.pid);
+  return child;
+}
+
+const groupAlive = (pgid: number) => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function killChromiumGroups(): Promise<void> {
+  for (const pgid of chromiumGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const until = Date.now() + 5000; Date.now() < until && [...chromiumGroups].some(groupAlive); ) await new Promise((r) => setTimeout(r, 50));
+  chromiumGroups.clear();
+}
+
 /** Runs chromium to completion; fails clearly when it is not installed. */
 function chromium(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('chromium', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnChromium(args, ['ignore', 'pipe', 'pipe']);
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', (err) => reject(new Error(`cannot run chromium (install it: apt-get install -y --no-install-recommends chromium): ${err.message}`)));
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -151,7 +184,7 @@ class Chromium {
   }
 
   static async launch(profile: string): Promise<Chromium> {
-    const child = spawn('chromium', [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnChromium([...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], ['ignore', 'ignore', 'pipe']);
     const endpoint = await new Promise<string>((resolve, reject) => {
       let err = '';
       const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 30_000);
