@@ -291,6 +291,8 @@ export class EngineClient {
       let connected = false;
       const onConnected = () => (connected = true);
       try {
+        // Cancelled before this attempt: nothing is sent, on either transport.
+        if (req.signal?.aborted) throw req.signal.reason ?? new Error('aborted');
         // Exactly one of the two: a whole answer (undici) or an unread node:http message.
         let buffered: BufferedAnswer | undefined;
         let message: IncomingMessage | undefined;
@@ -409,8 +411,6 @@ export class EngineClient {
     signal: AbortSignal | undefined,
     onConnected: () => void,
   ): Promise<IncomingMessage> {
-    // Cancelled before it started: nothing is sent (and no request exists to fail).
-    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
     return new Promise((resolve, reject) => {
       const ep = this.endpoint;
       // `headers` already carries Host (see prepare).
@@ -462,13 +462,11 @@ export class EngineClient {
     const fail = (err: unknown) => cancel.cancel(err instanceof Error ? err : new Error(String(err)));
     deadline.start(fail);
     if (signal) {
-      if (signal.aborted) fail(signal.reason ?? new Error('aborted'));
-      else {
-        const onAbort = () => fail(signal.reason ?? new Error('aborted'));
-        signal.addEventListener('abort', onAbort, { once: true });
-        // A long-lived signal (a service's, a session's) must not collect one listener per call.
-        return answer.finally(() => signal.removeEventListener('abort', onAbort));
-      }
+      // (A signal aborted before the attempt never gets here: see withRetries.)
+      const onAbort = () => fail(signal.reason ?? new Error('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      // A long-lived signal (a service's, a session's) must not collect one listener per call.
+      return answer.finally(() => signal.removeEventListener('abort', onAbort));
     }
     return answer;
   }
