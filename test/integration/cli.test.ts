@@ -1,30 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listOperations } from '../../src/registry.js';
+import { runCli, type CliRun } from '../support/cli.js';
 import { engines, harness } from '../support/harness.js';
 
-const BIN = new URL('../../bin/docker-connector.js', import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI as a child process, env isolated, stdout piped (so output is compact JSON). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', DOCKER_CONNECTOR_RATE_LIMIT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** The real CLI, with the limiter off unless a test says otherwise. */
+const cli = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => runCli(args, { DOCKER_CONNECTOR_RATE_LIMIT: '0', ...env });
 
 describe.each(engines())('CLI against Engine $name', (engine) => {
   it('run get_version prints the Engine version as JSON, exit 0', async () => {
@@ -119,7 +102,7 @@ describe('secrets never appear in CLI output', () => {
     registry_identity_token: 'planted-idtok-z5v8',
   };
 
-  function scan(r: Run, extra: string[] = []) {
+  function scan(r: CliRun, extra: string[] = []) {
     const all = r.stdout + r.stderr;
     const basic = Buffer.from(`proxyuser:${planted.password}`).toString('base64');
     for (const s of [...Object.values(planted), basic, ...extra]) expect(all).not.toContain(s);

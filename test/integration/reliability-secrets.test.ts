@@ -9,7 +9,6 @@
  * any result, error, response, log or audit line.
  * (test/integration/cli.test.ts covers config output and debug logs on 401s.)
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,11 +20,11 @@ import { encodeRegistryAuth } from '../../src/engine/registry-auth.js';
 import { createLogger } from '../../src/log.js';
 import { createAuditLog } from '../../src/surfaces/audit.js';
 import { KeyStore, Policy } from '../../src/surfaces/policy.js';
+import { runCli } from '../support/cli.js';
 import { connectorFor, uniqueName } from '../support/connector.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { harness, type HarnessEngine } from '../support/harness.js';
 
-const BIN = new URL('../../bin/docker-connector.js', import.meta.url).pathname;
 
 const planted = {
   password: 'PLANTED-pass-8f3k2x',
@@ -37,18 +36,10 @@ const PARAM_PASSWORD = 'PLANTED-parampass-k7j6';
 const KEY_MARKER = 'PLANTED-KEY-MARKER-c0ffee42';
 const API_KEY = 'PLANTED-apikey-0123456789abcdef';
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, out });
-    });
-  });
+/** The real CLI; stdout and stderr together, since a secret must appear in neither. */
+async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
+  const r = await runCli(args, env);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 describe('planted secrets never appear anywhere', () => {

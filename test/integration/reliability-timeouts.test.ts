@@ -3,7 +3,6 @@
  * (plus a small margin) for plain calls, the idle timeout for streams, and
  * nothing hangs, the CLI included. The pool recovers afterwards.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,10 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectorError, type DockerConnector } from '../../src/index.js';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
+import { runCli, type CliRun } from '../support/cli.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { engines, harness } from '../support/harness.js';
 
-const BIN = new URL('../../bin/docker-connector.js', import.meta.url).pathname;
 const LABELS = { [TEST_LABEL]: uniqueName('reliability-timeouts') };
 /** Margin over a timeout for timers, scheduling and a loaded 2-core machine. */
 const MARGIN_MS = 900;
@@ -30,21 +29,8 @@ async function timed(p: Promise<unknown>): Promise<{ err: ConnectorError; ms: nu
   throw new Error('expected the call to fail, it succeeded');
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-}
+/** The real CLI, killed after 15 s (a hang is the failure these tests look for). */
+const cli = (args: string[]): Promise<CliRun> => runCli(args, {}, 15_000);
 
 describe.each(engines())('timeouts on Engine $name (through a stalling proxy)', (engine) => {
   let proxy: FaultProxy;
