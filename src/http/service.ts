@@ -3,9 +3,9 @@ import { DockerConnector } from '../connector.js';
 import { ConnectorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { createAuditLog, type AuditLog } from '../surfaces/audit.js';
-import { KeyStore, Policy } from '../surfaces/policy.js';
+import { type KeyStore, Policy } from '../surfaces/policy.js';
 import { buildApp, type ServiceApp } from './app.js';
-import { isLoopback, parseListen, parseServiceSettings, type ServiceSettings, type ServiceSettingsInput } from './settings.js';
+import { listenerKeys, parseListen, parseServiceSettings, type ServiceSettings, type ServiceSettingsInput } from './settings.js';
 
 /** Settings given explicitly (CLI flags), over the config file's sections. */
 export interface ServiceOverrides extends Partial<Pick<ServiceSettingsInput, 'listen' | 'tls_cert' | 'tls_key'>> {
@@ -98,22 +98,7 @@ export class HttpService {
     const o = opts.overrides ?? {};
     const settings = parseServiceSettings(surface.service, { listen: o.listen, tls_cert: o.tls_cert, tls_key: o.tls_key });
 
-    let keys: KeyStore | null;
-    if (o.no_auth) {
-      const { host } = parseListen(settings.listen);
-      if (!isLoopback(host)) {
-        throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: --no-auth is only allowed when listening on a loopback address (127.0.0.1, ::1, localhost), not ${host}`);
-      }
-      keys = null;
-    } else {
-      keys = KeyStore.load({ config: surface.api_keys, env: (opts.env ?? process.env).DOCKER_CONNECTOR_API_KEYS });
-      if (keys.size === 0) {
-        throw new ConnectorError(
-          'INVALID_CONFIG',
-          'Invalid configuration: the service needs API keys: set api_keys in the config file or DOCKER_CONNECTOR_API_KEYS (a JSON list of {"id", "key" | "key_sha256", "scopes"}), or pass --no-auth when listening on loopback only',
-        );
-      }
-    }
+    const keys = listenerKeys({ noAuth: o.no_auth, host: parseListen(settings.listen).host, apiKeys: surface.api_keys, env: opts.env ?? process.env, who: 'the service' });
     const policy = Policy.fromSurface(surface, { read_only: o.read_only }, { localFiles: settings.local_files });
     const endpoints = surface.endpoints === undefined ? new Map([[DEFAULT_ENDPOINT, opts.base]]) : buildEndpoints(surface.endpoints, logger);
     const owned = surface.endpoints === undefined ? [] : [...endpoints.values()];

@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
+import { KeyStore } from '../surfaces/policy.js';
+import { parseSurfaceSection } from '../surfaces/section.js';
 
 /** The `service` section of the config file: how the HTTP service listens and what it bounds. */
 export const serviceSchema = z
@@ -25,16 +27,7 @@ export type ServiceSettings = z.output<typeof serviceSchema>;
 export type ServiceSettingsInput = z.input<typeof serviceSchema>;
 
 export function parseServiceSettings(section: unknown, overrides: Partial<ServiceSettingsInput> = {}): ServiceSettings {
-  if (section !== undefined && (section === null || typeof section !== 'object' || Array.isArray(section))) {
-    throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: service must be an object of settings');
-  }
-  const merged = { ...((section as Record<string, unknown>) ?? {}), ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
-  const parsed = serviceSchema.safeParse(merged);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `service: unknown setting ${i.keys.join(', ')}` : `service.${i.path.join('.')}: ${i.message}`));
-    throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: ${problems.join('; ')}`);
-  }
-  const s = parsed.data;
+  const s = parseSurfaceSection('service', serviceSchema, section, overrides);
   if ((s.tls_cert === undefined) !== (s.tls_key === undefined)) {
     throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: service.tls_cert and service.tls_key go together');
   }
@@ -63,4 +56,26 @@ export function isLoopback(host: string): boolean {
   if (isIP(host) === 4) return host.startsWith('127.');
   if (isIP(host) === 6) return host === '::1' || /^::ffff:127\./i.test(host);
   return false;
+}
+
+/**
+ * The API keys of a surface listening on `host` (the HTTP service, the MCP
+ * server over HTTP): none with --no-auth, which only a loopback address may
+ * use; otherwise the configured keys, at least one. `who` names the surface.
+ */
+export function listenerKeys(o: { noAuth: boolean | undefined; host: string; apiKeys: unknown; env: NodeJS.ProcessEnv; who: string }): KeyStore | null {
+  if (o.noAuth) {
+    if (!isLoopback(o.host)) {
+      throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: --no-auth is only allowed when listening on a loopback address (127.0.0.1, ::1, localhost), not ${o.host}`);
+    }
+    return null;
+  }
+  const keys = KeyStore.load({ config: o.apiKeys, env: o.env.DOCKER_CONNECTOR_API_KEYS });
+  if (keys.size === 0) {
+    throw new ConnectorError(
+      'INVALID_CONFIG',
+      `Invalid configuration: ${o.who} needs API keys: set api_keys in the config file or DOCKER_CONNECTOR_API_KEYS (a JSON list of {"id", "key" | "key_sha256", "scopes"}), or pass --no-auth when listening on loopback only`,
+    );
+  }
+  return keys;
 }

@@ -1,9 +1,9 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { DockerConnector } from '../connector.js';
 import { ConnectorError } from '../errors.js';
-import { isLoopback, parseListen } from '../http/settings.js';
+import { listenerKeys, parseListen } from '../http/settings.js';
 import { createAuditLog, type AuditLog } from '../surfaces/audit.js';
-import { KeyStore, Policy } from '../surfaces/policy.js';
+import { Policy } from '../surfaces/policy.js';
 import { McpHttpServer } from './http.js';
 import { ToolHost } from './server.js';
 import { parseMcpSettings, type McpFlagOverrides, type McpSettings } from './settings.js';
@@ -68,23 +68,10 @@ export class McpService {
       throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: --no-auth applies to the HTTP transport only (with --listen); the stdio transport has no API keys');
     }
 
-    let keys: KeyStore | null = null;
-    if (transport === 'http') {
-      const { host } = parseListen(o.listen!);
-      if (o.no_auth) {
-        if (!isLoopback(host)) {
-          throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: --no-auth is only allowed when listening on a loopback address (127.0.0.1, ::1, localhost), not ${host}`);
-        }
-      } else {
-        keys = KeyStore.load({ config: surface.api_keys, env: (opts.env ?? process.env).DOCKER_CONNECTOR_API_KEYS });
-        if (keys.size === 0) {
-          throw new ConnectorError(
-            'INVALID_CONFIG',
-            'Invalid configuration: the MCP server over HTTP needs API keys: set api_keys in the config file or DOCKER_CONNECTOR_API_KEYS (a JSON list of {"id", "key" | "key_sha256", "scopes"}), or pass --no-auth when listening on loopback only',
-          );
-        }
-      }
-    }
+    const keys =
+      transport === 'http'
+        ? listenerKeys({ noAuth: o.no_auth, host: parseListen(o.listen!).host, apiKeys: surface.api_keys, env: opts.env ?? process.env, who: 'the MCP server over HTTP' })
+        : null;
 
     // A local stdio server acts for the user who started it; over HTTP, files on this host are off unless asked for.
     const localFiles = settings.local_files ?? transport === 'stdio';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ConnectorError } from '../errors.js';
+import { parseSurfaceSection } from '../surfaces/section.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './output.js';
 
 /**
@@ -46,14 +46,5 @@ export interface McpFlagOverrides {
 }
 
 export function parseMcpSettings(section: unknown, overrides: McpFlagOverrides = {}): McpSettings {
-  if (section !== undefined && (section === null || typeof section !== 'object' || Array.isArray(section))) {
-    throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: mcp must be an object of settings');
-  }
-  const merged = { ...((section as Record<string, unknown>) ?? {}), ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
-  const parsed = mcpSectionSchema.safeParse(merged);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `mcp: unknown setting ${i.keys.join(', ')}` : `mcp.${i.path.join('.')}: ${i.message}`));
-    throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: ${problems.join('; ')}`);
-  }
-  return parsed.data;
+  return parseSurfaceSection('mcp', mcpSectionSchema, section, overrides);
 }
