@@ -1,8 +1,34 @@
+import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // Pure-logic unit tests, and integration tests against the private real
 // Engines that test/support/global-setup.ts starts; the one test that
 // restarts an Engine is a project of its own, run after the others.
+//
+// Integration tests exercise what users run: `docker-connector`,
+// `docker-connector/registry` and `docker-connector/service` resolve to the
+// bundle in dist/bundle/ (as package.json "exports" does), and the bundle is
+// loaded by Node itself, not transformed by Vite, so a bundling mistake fails
+// them. `npm test` builds first. test/unit/artifact-imports.test.ts checks
+// that no integration test imports src/ at run time.
+const bundle = (file: string) => fileURLToPath(new URL(`./dist/bundle/${file}`, import.meta.url));
+const artifact = {
+  resolve: {
+    alias: [
+      { find: /^docker-connector\/registry$/, replacement: bundle('registry.js') },
+      { find: /^docker-connector\/service$/, replacement: bundle('service.js') },
+      { find: /^docker-connector$/, replacement: bundle('index.js') },
+    ],
+  },
+};
+const integration = {
+  globalSetup: ['test/support/global-setup.ts'],
+  testTimeout: 120_000,
+  hookTimeout: 180_000,
+  pool: 'forks' as const,
+  server: { deps: { external: [/\/dist\/bundle\//] } },
+};
+
 export default defineConfig({
   test: {
     reporters: ['default'],
@@ -15,26 +41,22 @@ export default defineConfig({
         },
       },
       {
+        ...artifact,
         test: {
+          ...integration,
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           exclude: [...configDefaults.exclude, 'test/integration/reliability-restart.test.ts'],
-          globalSetup: ['test/support/global-setup.ts'],
-          testTimeout: 120_000,
-          hookTimeout: 180_000,
-          pool: 'forks',
           poolOptions: { forks: { maxForks: 2, minForks: 1 } },
         },
       },
       {
         // Restarts the "new" Engine, so it runs alone, after the others (see the "test" script).
+        ...artifact,
         test: {
+          ...integration,
           name: 'integration-restart',
           include: ['test/integration/reliability-restart.test.ts'],
-          globalSetup: ['test/support/global-setup.ts'],
-          testTimeout: 120_000,
-          hookTimeout: 180_000,
-          pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
         },
       },

@@ -3,6 +3,7 @@
  *   index.js     the package's main entry      (import 'docker-connector')
  *   registry.js  every operation + manifest    (import 'docker-connector/registry')
  *   cli.js       the CLI                        (bin/docker-connector.js)
+ *   service.js   the HTTP service and MCP server (import 'docker-connector/service')
  *
  * Why (measured, bench/README.md): loading ~60 ES modules one by one
  * (resolve, read, compile, link each) made a CLI `run ping` ~3× as slow as
@@ -24,7 +25,7 @@ const outdir = `${dist}bundle/`;
 rmSync(outdir, { recursive: true, force: true });
 
 await build({
-  entryPoints: { index: `${dist}index.js`, registry: `${dist}registry.js`, cli: `${dist}cli/main.js` },
+  entryPoints: { index: `${dist}index.js`, registry: `${dist}registry.js`, cli: `${dist}cli/main.js`, service: `${dist}service.js` },
   outdir,
   bundle: true,
   splitting: true,

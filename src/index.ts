@@ -13,5 +13,7 @@ export { redact } from './config/redact.js';
 export type { OperationName, ParamsOf, ResultOf } from './operations/index.js';
 export { OPERATION_FAMILIES, isOperationName, loadOperation } from './operations/catalogue.js';
 export type { Manifest } from './manifest.js';
-export { EngineClient } from './engine/client.js';
+export { EngineClient, AUTO_UNDICI_AFTER, type EngineTransport, type EngineRequest, type EngineResponse } from './engine/client.js';
+export { enginePath } from './engine/path.js';
+export { encodeRegistryAuth } from './engine/registry-auth.js';
 export { PACKAGE_VERSION } from './package-info.js';

@@ -3,6 +3,7 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Pack } from 'tar-stream';
+import { loadTarStream } from './tar-module.js';
 
 /*
  * Build contexts for POST /build, always streamed as a tar: a directory is
@@ -201,7 +202,7 @@ export function packFiles(files: Record<string, string | Buffer>): Readable {
  */
 function packStream(fill: (pack: Pack) => Promise<void>): Readable {
   async function* generate(): AsyncGenerator<Buffer> {
-    const { pack: tarPack } = await import('tar-stream');
+    const { pack: tarPack } = await loadTarStream();
     const pack = tarPack();
     fill(pack).then(
       () => pack.finalize(),

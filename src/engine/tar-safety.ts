@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { Header } from 'tar-stream';
 import { ConnectorError } from '../errors.js';
 import { toStreamError } from './json-stream.js';
+import { loadTarStream } from './tar-module.js';
 
 /**
  * Safe extraction of archives that come from a container. The container's
@@ -247,7 +248,7 @@ export async function extractArchive(source: Readable, dest: string, opts: Extra
   };
 
   // Imported on first use, not at the top: see packStream in build-context.ts for what it costs.
-  const { extract } = await import('tar-stream');
+  const { extract } = await loadTarStream();
   const ex = extract();
   let current: { destroy(err?: Error): void } | undefined;
   // pipeline, not pipe: a source that failed before we got here (a cut

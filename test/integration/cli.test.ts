@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listOperations } from '../../src/registry.js';
+import { listOperations } from 'docker-connector/registry';
 import { runCli, type CliRun } from '../support/cli.js';
 import { engines, harness } from '../support/harness.js';
 

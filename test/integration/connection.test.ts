@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorOptions } from '../../src/index.js';
+import type { ConnectorOptions } from 'docker-connector';
 import { connectorFor, uniqueName } from '../support/connector.js';
 import { engines, harness, type HarnessEngine } from '../support/harness.js';
 import { FaultProxy } from '../support/fault-proxy.js';

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectorError, type DockerConnector } from '../../src/index.js';
-import { compareVersions } from '../../src/engine/version.js';
-import { enginePath } from '../../src/engine/path.js';
+import { ConnectorError, type DockerConnector } from 'docker-connector';
+import { enginePath } from 'docker-connector';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines } from '../support/harness.js';
 import { failure } from '../support/expect-error.js';
@@ -171,7 +170,7 @@ describe.each(engines())('container lifecycle on Engine $version (API $apiVersio
   it('stops with a chosen signal where the API allows it', async () => {
     const { name } = await create();
     await dc.execute('start_container', { container: name });
-    if (compareVersions(engine.apiVersion, '1.42') >= 0) {
+    if (Number(engine.apiVersion.split('.')[1]) >= 42) {
       const started = Date.now();
       expect((await dc.execute('stop_container', { container: name, signal: 'SIGKILL', timeout: 20 })).changed).toBe(true);
       // SIGKILL ends it at once, well before the 20 s grace period.

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DockerConnector } from '../../src/index.js';
-import { listOperations } from '../../src/registry.js';
-import { HttpService } from '../../src/http/service.js';
+import type { DockerConnector } from 'docker-connector';
+import { listOperations } from 'docker-connector/registry';
+import { HttpService } from 'docker-connector/service';
 import { connectorFor } from '../support/connector.js';
 import { engines } from '../support/harness.js';
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DockerConnector } from '../../src/index.js';
-import { listOperations } from '../../src/registry.js';
-import { HttpService } from '../../src/http/service.js';
+import type { DockerConnector } from 'docker-connector';
+import { listOperations } from 'docker-connector/registry';
+import { HttpService } from 'docker-connector/service';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines } from '../support/harness.js';
 

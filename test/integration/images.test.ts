@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DockerConnector } from '../../src/index.js';
+import type { DockerConnector } from 'docker-connector';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines, harness, type HarnessEngine } from '../support/harness.js';
 import { failure } from '../support/expect-error.js';

@@ -7,9 +7,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DockerConnector } from '../../src/index.js';
-import { listOperations } from '../../src/registry.js';
-import { parameterSchema } from '../../src/manifest.js';
+import type { DockerConnector } from 'docker-connector';
+import { listOperations } from 'docker-connector/registry';
+import { parameterSchema } from 'docker-connector/registry';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines, type HarnessEngine } from '../support/harness.js';
 

@@ -5,7 +5,7 @@
  * The limiter lives in the connector, so one Engine ("new") is enough.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DockerConnector } from '../../src/index.js';
+import type { DockerConnector } from 'docker-connector';
 import { connectorFor } from '../support/connector.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { engines } from '../support/harness.js';

@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectorError, type DockerConnector } from '../../src/index.js';
+import { ConnectorError, type DockerConnector } from 'docker-connector';
 import { connectorFor } from '../support/connector.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { harness, type HarnessEngine } from '../support/harness.js';

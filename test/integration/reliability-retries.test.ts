@@ -6,8 +6,8 @@
  * proxy forwarded, and the objects the Engine holds afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DockerConnector } from '../../src/index.js';
-import { getOperation } from '../../src/operations/index.js';
+import { type DockerConnector } from 'docker-connector';
+import { getOperation } from 'docker-connector/registry';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { FaultProxy, type FaultAction } from '../support/fault-proxy.js';
 import { engines, harness } from '../support/harness.js';

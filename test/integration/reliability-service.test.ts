@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DockerConnector } from '../../src/index.js';
-import { buildApp, type ServiceApp } from '../../src/http/app.js';
-import { parseServiceSettings } from '../../src/http/settings.js';
-import { createAuditLog, type AuditLog } from '../../src/surfaces/audit.js';
-import { KeyStore, Policy } from '../../src/surfaces/policy.js';
+import type { DockerConnector } from 'docker-connector';
+import { buildApp, type ServiceApp } from 'docker-connector/service';
+import { parseServiceSettings } from 'docker-connector/service';
+import { createAuditLog, type AuditLog } from 'docker-connector/service';
+import { KeyStore, Policy } from 'docker-connector/service';
 import { connectorFor } from '../support/connector.js';
 import { engines } from '../support/harness.js';
 

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectorError, type DockerConnector } from '../../src/index.js';
+import { ConnectorError, type DockerConnector } from 'docker-connector';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import { FaultProxy } from '../support/fault-proxy.js';

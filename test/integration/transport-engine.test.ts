@@ -8,10 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { IncomingMessage } from 'node:http';
-import { loadConfig } from '../../src/config/load.js';
-import type { ConnectorConfigInput } from '../../src/config/schema.js';
-import { AUTO_UNDICI_AFTER, EngineClient, type EngineTransport } from '../../src/engine/client.js';
-import { enginePath } from '../../src/engine/path.js';
+import { loadConfig } from 'docker-connector';
+import type { ConnectorConfigInput } from 'docker-connector';
+import { AUTO_UNDICI_AFTER, EngineClient, type EngineTransport } from 'docker-connector';
+import { enginePath } from 'docker-connector';
 import { TEST_LABEL, uniqueName } from '../support/connector.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { engines, harness } from '../support/harness.js';

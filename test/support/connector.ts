@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DockerConnector, type ConnectorOptions } from '../../src/index.js';
+import { DockerConnector, type ConnectorOptions } from 'docker-connector';
 import type { HarnessEngine } from './harness.js';
 
 /** DC_TEST_TRANSPORT=node|undici|auto: the transport of buffered calls for this run (see package.json "test"). */

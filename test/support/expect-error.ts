@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { ConnectorError } from '../../src/index.js';
+import { ConnectorError } from 'docker-connector';
 
 /** Awaits a call that must fail and returns its ConnectorError (a success or a foreign error fails the test). */
 export async function failure(call: Promise<unknown> | (() => Promise<unknown>)): Promise<ConnectorError> {
