@@ -549,14 +549,15 @@ export const removeContainer = defineOperation({
   async run(ctx, p): Promise<RemoveContainerResult> {
     // A leading "/" (as inspect shows names) would make the encoded path start with %2F, which the Engine redirects.
     const ref = p.container.replace(/^\//, '');
-    if (p.dry_run) return p.link ? dryRunLink(ctx, p.container, ref) : dryRunRemove(ctx, p.container, p.force, p.volumes);
+    if (p.dry_run) return p.link ? dryRunLink(ctx, p.container, ref) : dryRunRemove(ctx, p.container, ref, p.force, p.volumes);
     await ctx.json({ method: 'DELETE', path: enginePath`/containers/${ref}`, query: { force: p.force, v: p.volumes, link: p.link } });
     return { container: p.container, changed: true, dry_run: false };
   },
 });
 
-async function dryRunRemove(ctx: OperationContext, container: string, force: boolean, volumes: boolean): Promise<RemoveContainerResult> {
-  const info = await inspect(ctx, container);
+/** `container` is the caller's reference (echoed); `ref` the one sent, as the real removal sends it. */
+async function dryRunRemove(ctx: OperationContext, container: string, ref: string, force: boolean, volumes: boolean): Promise<RemoveContainerResult> {
+  const info = await inspect(ctx, ref);
   const state = info.State?.Status ?? 'unknown';
   const running = info.State?.Running === true || info.State?.Paused === true || info.State?.Restarting === true;
   const blocked = running && !force;

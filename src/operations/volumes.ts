@@ -201,11 +201,11 @@ export const pruneVolumes = defineOperation({
   category: 'volumes',
   title: 'Remove unused volumes',
   description:
-    'Removes local volumes no container (running or stopped) refers to (POST /volumes/prune). On API 1.42 and later only anonymous volumes go unless `all` is true; on older APIs (Engine 20.10) every unused volume goes, named or not, whatever `all` says. `dry_run` lists exactly what would go.',
+    'Removes local volumes no container (running or stopped) refers to (POST /volumes/prune). On API 1.42 and later only anonymous volumes go unless `all` is true. Older APIs (Engine 20.10) cannot spare named volumes, so there the call is refused unless `all` is true: a prune never removes more than it was asked to. `dry_run` lists exactly what would go.',
   params: z
     .object({
       filters: volumePruneFilters.optional().describe('Which volumes: {label, "label!"} (volumes have no until filter)'),
-      all: z.boolean().default(false).describe('Also named volumes, not only anonymous ones (API 1.42+; older APIs always include them)'),
+      all: z.boolean().default(false).describe('Also named volumes, not only anonymous ones (required on APIs before 1.42, which cannot spare named volumes)'),
       dry_run: dryRunParam,
     })
     .strict(),
@@ -213,11 +213,27 @@ export const pruneVolumes = defineOperation({
   idempotent: true,
   result: '{deleted: [{name}], space_reclaimed (null for a dry run), dry_run}',
   async run(ctx, p) {
+    refuseWideningPrune(ctx, p.all);
     const f = resolvePruneFilters(p.filters);
     if (p.dry_run) return { deleted: await planVolumePrune(ctx, f, { all: p.all }), space_reclaimed: null, dry_run: true };
     return { ...(await runVolumePrune(ctx, f, p.all)), dry_run: false };
   },
 });
+
+/**
+ * Before API 1.42 the Engine's volume prune has no `all` filter and removes
+ * named volumes as well as anonymous ones. Running it without `all: true`
+ * would remove more than the caller asked for, so it is refused (the dry
+ * run too, as it describes the real call).
+ */
+function refuseWideningPrune(ctx: OperationContext, all: boolean): void {
+  if (all || ctx.atLeast('1.42')) return;
+  throw new ConnectorError(
+    'INVALID_PARAMS',
+    `Invalid parameter all: this Engine speaks API ${ctx.apiVersion}, and before 1.42 a volume prune cannot spare named volumes; pass all: true to prune named and anonymous volumes alike`,
+    { operation: ctx.operation },
+  );
+}
 
 /** Volumes operations. */
 export const volumeOperations = [listVolumes, inspectVolume, createVolume, removeVolume, pruneVolumes] as const;

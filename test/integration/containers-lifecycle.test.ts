@@ -221,6 +221,15 @@ describe.each(engines())('container lifecycle on Engine $version (API $apiVersio
     expect(gone.code).toBe('NOT_FOUND');
   });
 
+  it('a dry run takes a name with a leading "/" as the real removal does', async () => {
+    const { id, name } = await create();
+    const dry = await dc.execute('remove_container', { container: `/${name}`, dry_run: true });
+    expect(dry).toMatchObject({ container: `/${name}`, id, name, dry_run: true, changed: false, would_remove: true });
+    expect((await inspect(id)).Id).toBe(id);
+    expect(await dc.execute('remove_container', { container: `/${name}` })).toEqual({ container: `/${name}`, changed: true, dry_run: false });
+    expect((await failure(() => inspect(id))).code).toBe('NOT_FOUND');
+  });
+
   it('removes only a legacy link with link: true', async () => {
     const db = await create();
     const web = await create({ host_config: { Links: [`${db.name}:db`] } });

@@ -169,7 +169,7 @@ describe.each(engines())('networks and volumes on Engine $version (API $apiVersi
     expect(docker('volume', 'inspect', '-f', '{{.Name}}', name)).toBe(name);
   });
 
-  it('prune_volumes: the dry run lists exactly what the prune removes (anonymous vs named)', async () => {
+  it('prune_volumes: the dry run lists exactly what the prune removes (anonymous vs named); before API 1.42 only with all: true', async () => {
     const batch = uniqueName('b');
     const vl = { ...labels, batch };
     const named = uniqueName('dcvn');
@@ -183,19 +183,34 @@ describe.each(engines())('networks and volumes on Engine $version (API $apiVersi
     docker('create', '--name', uniqueName('dcnvv'), '--label', FILE_LABEL, '--label', `run=${run}`, '-v', `${used}:/data`, IMAGE, 'true');
     const filters = { label: [...pruneFilter.label, `batch=${batch}`], 'label!': ['keep=yes'] };
 
-    const dry = (await dc.execute('prune_volumes', { filters, dry_run: true })) as { deleted: { name: string }[] };
-    // API 1.42+ leaves named volumes alone unless all; 1.41 prunes every unused one.
-    const expected = engine.apiVersion === '1.41' ? [anon, named] : [anon];
-    expect(dry).toEqual({ deleted: expected.sort().map((name) => ({ name })), space_reclaimed: null, dry_run: true });
-    expect(docker('volume', 'ls', '-q', '--filter', `label=batch=${batch}`).split('\n').filter(Boolean)).toHaveLength(4);
+    const count = () => docker('volume', 'ls', '-q', '--filter', `label=batch=${batch}`).split('\n').filter(Boolean).length;
+    if (engine.apiVersion === '1.41') {
+      // Before 1.42 the Engine cannot spare named volumes: without all: true the call (and its dry run) is refused, nothing removed.
+      for (const dry_run of [true, false]) {
+        const refused = await failure(() => dc.execute('prune_volumes', { filters, dry_run }));
+        expect(refused.code).toBe('INVALID_PARAMS');
+        expect(refused.message).toMatch(/all: true/);
+        expect(refused.message).toMatch(/1\.42/);
+      }
+      expect(count()).toBe(4);
+      const dryAll = (await dc.execute('prune_volumes', { filters, all: true, dry_run: true })) as { deleted: { name: string }[] };
+      expect(dryAll).toEqual({ deleted: [anon, named].sort().map((name) => ({ name })), space_reclaimed: null, dry_run: true });
+      expect(count()).toBe(4);
+      expect((await dc.execute('prune_volumes', { filters, all: true })) as object).toMatchObject({ deleted: dryAll.deleted, dry_run: false });
+    } else {
+      const dry = (await dc.execute('prune_volumes', { filters, dry_run: true })) as { deleted: { name: string }[] };
+      // API 1.42+ leaves named volumes alone unless all.
+      expect(dry).toEqual({ deleted: [{ name: anon }], space_reclaimed: null, dry_run: true });
+      expect(count()).toBe(4);
 
-    const real = (await dc.execute('prune_volumes', { filters })) as { deleted: { name: string }[]; space_reclaimed: number };
-    expect(real.deleted).toEqual(dry.deleted);
-    expect(typeof real.space_reclaimed).toBe('number');
+      const real = (await dc.execute('prune_volumes', { filters })) as { deleted: { name: string }[]; space_reclaimed: number };
+      expect(real.deleted).toEqual(dry.deleted);
+      expect(typeof real.space_reclaimed).toBe('number');
 
-    const dryAll = (await dc.execute('prune_volumes', { filters, all: true, dry_run: true })) as { deleted: { name: string }[] };
-    expect(dryAll.deleted).toEqual(engine.apiVersion === '1.41' ? [] : [{ name: named }]);
-    expect((await dc.execute('prune_volumes', { filters, all: true })) as object).toMatchObject({ deleted: dryAll.deleted });
+      const dryAll = (await dc.execute('prune_volumes', { filters, all: true, dry_run: true })) as { deleted: { name: string }[] };
+      expect(dryAll.deleted).toEqual([{ name: named }]);
+      expect((await dc.execute('prune_volumes', { filters, all: true })) as object).toMatchObject({ deleted: dryAll.deleted });
+    }
     const left = docker('volume', 'ls', '-q', '--filter', `label=batch=${batch}`).split('\n').filter(Boolean).sort();
     expect(left).toEqual([kept, used].sort());
   });
