@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm run bench` — the connector next to raw undici and dockerode on the
- * private Engine of the test harness, one table of ratios from one run.
+ * private Engine of the test harness, one table of ratios from one run; for
+ * the small calls, also next to the floor (a raw socket, lib/raw-socket.mjs).
  *
  *   node bench/run.mjs [--quick] [--only=calls,lifecycle,exec,logs,export,cli,service]
  *   DC_BENCH_ENGINE=old   use the Engine 20.10 (API 1.41) instead of 28.x
@@ -101,6 +102,7 @@ async function main() {
       'Ratios compare figures from this one run. Sequential calls, lifecycles and execs take turns call by call in a fresh random order (a fixed order skews p50: each client pays for work the previous one deferred); concurrent rounds, stream transfers and CLI rounds alternate, a different client first each round.',
       'Raw undici pings with HEAD /_ping and `reset: false` (undici otherwise closes the connection after every HEAD); dockerode pings with GET /_ping.',
       'dockerode is pinned to the same API version as the others (it does not negotiate); the connector negotiates once (HEAD /_ping) before the measurements.',
+      'Raw socket (the floor): a fixed HTTP/1.1 request written on a kept-alive unix socket (one for sequential calls, one per call in flight at concurrency 16), reading only the status, Content-Length or the chunk sizes, and skipping the body unparsed: no client can do less per call. Its column has no target; targets compare to raw undici.',
     ],
   };
   log(`Engine ${meta.versions.engine} (API ${apiVersion}, "${engine.name}") at ${engine.host}; ${meta.mode} run ${runId}`);

@@ -4,12 +4,15 @@ import { finished } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './harness.mjs';
 import { IMAGE } from './fixtures.mjs';
+import { RawSocketPool, requestBytes } from './raw-socket.mjs';
 
 /**
  * The clients compared, each doing the same Engine calls its own idiomatic
  * way: the connector (the BUILT library in dist/, as users get it), raw
  * undici on the same unix socket, and dockerode. Every method resolves only
- * after the whole answer is read (and parsed where the client parses).
+ * after the whole answer is read (and parsed where the client parses). Beside
+ * them, for the small calls, the floor: a raw socket that reads no more of the
+ * answer than it must (lib/raw-socket.mjs).
  */
 
 /** The built library: dist/, or another build named by DC_BENCH_DIST (to measure a proposed change side by side). */
@@ -104,6 +107,57 @@ export function undiciClient(socketPath, apiVersion, { concurrent = false } = {}
       return { output: demuxAll(body).toString(), exitCode: info.ExitCode };
     },
     close: () => d.close(),
+  };
+}
+
+/* ------------------------------------------------------------ raw socket (the floor) */
+
+/**
+ * The same small calls as a fixed request on a kept-alive `net` socket,
+ * reading only the status and the body's length (see lib/raw-socket.mjs):
+ * no client can do less per call. Calls resolve with the status code, not
+ * the answer; `checked()` runs one call keeping and parsing the body, to
+ * check once that the floor asks the Engine for the same thing as the others.
+ * `connections`: 1 for sequential calls, one per call in flight for concurrent ones.
+ */
+export function rawSocketClient(socketPath, apiVersion, { connections = 1 } = {}) {
+  const pool = new RawSocketPool(socketPath, { connections });
+  const v = `/v${apiVersion}`;
+  // Requests built once: per filters object for lists (the workload passes the same object every call), per id for inspects.
+  const PING = requestBytes('HEAD', '/_ping');
+  const VERSION = requestBytes('GET', `${v}/version`);
+  const lists = new WeakMap();
+  const inspects = new Map();
+  let keepBody = false;
+  async function get(bytes) {
+    if (!keepBody) return pool.request(bytes);
+    const { body } = await pool.request(bytes, false, true);
+    return JSON.parse(body.toString('utf8'));
+  }
+  return {
+    name: 'raw socket',
+    notes: [],
+    ping: () => pool.request(PING, true),
+    version: () => get(VERSION),
+    list(filters) {
+      let bytes = lists.get(filters);
+      if (!bytes) lists.set(filters, (bytes = requestBytes('GET', `${v}/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify(filters))}`)));
+      return get(bytes);
+    },
+    inspect(id) {
+      let bytes = inspects.get(id);
+      if (!bytes) inspects.set(id, (bytes = requestBytes('GET', `${v}/containers/${encodeURIComponent(id)}/json`)));
+      return get(bytes);
+    },
+    async checked(fn) {
+      keepBody = true;
+      try {
+        return await fn();
+      } finally {
+        keepBody = false;
+      }
+    },
+    close: () => pool.close(),
   };
 }
 
