@@ -21,6 +21,8 @@ export interface ConnectorOptions extends Partial<ConnectorConfigInput> {
   logger?: Logger;
   /** How buffered calls reach the Engine: 'auto' (default), 'node' or 'undici'; see EngineTransport. */
   transport?: EngineTransport;
+  /** Receives configuration warnings (a docker CLI variable the config file overrides); default: process.emitWarning. */
+  onWarning?: (message: string) => void;
 }
 
 export interface ExecuteOptions {
@@ -41,8 +43,8 @@ export class DockerConnector {
   readonly surfaceConfig: Record<string, unknown>;
 
   constructor(options: ConnectorOptions = {}) {
-    const { configFile, env, logger, transport, ...settings } = options;
-    const loaded = loadConfig({ options: settings, configFile, env });
+    const { configFile, env, logger, transport, onWarning, ...settings } = options;
+    const loaded = loadConfig({ options: settings, configFile, env, onWarning });
     this.config = loaded.config;
     this.surfaceConfig = loaded.surface;
     this.logger = logger ?? createLogger(this.config.log_level);

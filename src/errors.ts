@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'API_VERSION_UNSUPPORTED',
   'STREAM_ERROR',
   'RATE_LIMITED',
+  'INTERNAL_ERROR',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -67,12 +68,42 @@ export function isConnectorError(err: unknown): err is ConnectorError {
   return err instanceof ConnectorError;
 }
 
+/**
+ * True for the errors JavaScript raises on a fault in code (a call of
+ * something that is not a function, a missing variable, …): a bug of the
+ * connector or of how it was built, never the caller's mistake nor the
+ * Engine's answer.
+ */
+export function isProgrammingFault(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError || err instanceof RangeError || err instanceof EvalError || err instanceof URIError;
+}
+
+/** A fault in the connector itself, as the error every surface reports (HTTP 500, CLI exit 1, MCP tool error). */
+export function internalError(err: unknown, operation?: string): ConnectorError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new ConnectorError('INTERNAL_ERROR', `Internal error in the connector: ${message}`, { operation, cause: err });
+}
+
 /** Turns anything thrown into a ConnectorError without leaking a stack trace to users. */
 export function toConnectorError(err: unknown, operation?: string): ConnectorError {
   if (err instanceof ConnectorError) {
     if (operation && !err.operation) err.operation = operation;
     return err;
   }
+  if (isProgrammingFault(err)) return internalError(err, operation);
   const message = err instanceof Error ? err.message : String(err);
   return new ConnectorError('ENGINE_ERROR', message, { operation, cause: err });
+}
+
+/**
+ * A request body the connector streams to the Engine (a build context, a
+ * copy's tar) failed while being read. A file of the caller's that cannot be
+ * read is the caller's to fix; a fault in the code that produces the body is
+ * not; an error already classified keeps its code.
+ */
+export function bodyReadError(err: unknown): ConnectorError {
+  if (err instanceof ConnectorError) return err;
+  if (isProgrammingFault(err)) return internalError(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new ConnectorError('INVALID_PARAMS', `Reading the request body failed: ${message}`, { cause: err });
 }

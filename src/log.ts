@@ -20,7 +20,8 @@ const requireCjs = createRequire(import.meta.url);
 /**
  * Structured JSON logs on stderr. pino is loaded only when something is to be
  * logged: a silent CLI call should not pay for it. Every object logged passes
- * through `redact`, so secret-named fields never reach the output.
+ * through `redact`, so secret-named fields, secret `NAME=value` entries and
+ * configured secret values never reach the output.
  */
 export function createLogger(level: LogLevel, destination: number | string = 2): Logger {
   if (level === 'silent') return silentLogger;

@@ -95,14 +95,22 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
 
   const connect = (cmd: Command): DockerConnector => {
     const opts = cmd.optsWithGlobals() as Record<string, unknown>;
-    connector = new DockerConnector({ ...flagSettings(opts), configFile: opts.config as string | undefined, env: io.env });
+    connector = new DockerConnector({
+      ...flagSettings(opts),
+      configFile: opts.config as string | undefined,
+      env: io.env,
+      // On stderr whatever the log level (silent by default), in the shape of the CLI's error lines.
+      onWarning: (message) => io.stderr.write(`${json({ warning: { code: 'DOCKER_ENV_IGNORED', message } }, false)}\n`),
+    });
     secrets = secretValues(connector.config as unknown as Record<string, unknown>);
     return connector;
   };
 
   const fail = (raw: unknown, operation?: string) => {
     const err = toConnectorError(raw, operation);
-    const body = scrubText(json({ error: err.toJSON() }, false), secrets);
+    const error = err.toJSON();
+    if (error.details) error.details = redact(error.details);
+    const body = scrubText(json({ error }, false), secrets);
     io.stderr.write(`${body}\n`);
     exitCode = USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED;
   };

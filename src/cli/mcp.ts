@@ -22,6 +22,7 @@ interface McpFlags {
   localFiles?: boolean;
   maxOutput?: number;
   auditLog?: string;
+  allowedHost?: string[];
 }
 
 function nextSignal(): { promise: Promise<NodeJS.Signals>; cancel: () => void } {
@@ -42,6 +43,11 @@ function nextSignal(): { promise: Promise<NodeJS.Signals>; cancel: () => void } 
       process.off('SIGINT', on);
     },
   };
+}
+
+/** Repeatable option: each use adds a value. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function byteCount(value: string): number {
@@ -70,6 +76,7 @@ export function registerMcp(program: Command, helpers: McpHelpers): Command {
     .option('--no-local-files', 'refuse parameters that name files on this host')
     .option('--max-output <bytes>', 'largest result returned into the conversation (default 102400); larger results are cut with a note', byteCount)
     .option('--audit-log <dest>', 'audit log destination: stderr (stdio default), stdout (HTTP default), off, or a file path')
+    .option('--allowed-host <name>', 'HTTP: a host name clients use to reach the server besides loopback names and the listen address (repeat for more; replaces mcp.allowed_hosts)', collect)
     .action(async (flags: McpFlags, cmd: Command) => {
       const status = (event: string, fields: Record<string, unknown> = {}) => helpers.io.stderr.write(`${JSON.stringify({ event, ...fields })}\n`);
       let service: McpService | undefined;
@@ -88,6 +95,7 @@ export function registerMcp(program: Command, helpers: McpHelpers): Command {
             local_files: flags.localFiles,
             max_output_bytes: flags.maxOutput,
             audit_log: flags.auditLog,
+            allowed_hosts: flags.allowedHost,
           },
         });
         const info = {

@@ -20,6 +20,12 @@ interface ServeFlags {
   auditLog?: string;
   tlsCert?: string;
   tlsKey?: string;
+  allowedHost?: string[];
+}
+
+/** Repeatable option: each use adds a value. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function nextSignal(): Promise<NodeJS.Signals> {
@@ -50,6 +56,7 @@ export function registerServe(program: Command, helpers: ServeHelpers): Command 
     .option('--audit-log <dest>', 'audit log destination: stdout (default), stderr, off, or a file path')
     .option('--tls-cert <file>', 'PEM certificate to serve HTTPS with (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--allowed-host <name>', 'a host name clients use to reach the service besides loopback names and the listen address (repeat for more; replaces service.allowed_hosts)', collect)
     .action(async (flags: ServeFlags, cmd: Command) => {
       const status = (event: string, fields: Record<string, unknown> = {}) => helpers.io.stderr.write(`${JSON.stringify({ event, ...fields })}\n`);
       let service: HttpService | undefined;
@@ -58,7 +65,15 @@ export function registerServe(program: Command, helpers: ServeHelpers): Command 
         service = HttpService.create({
           base,
           env: helpers.io.env,
-          overrides: { listen: flags.listen, tls_cert: flags.tlsCert, tls_key: flags.tlsKey, read_only: flags.readOnly, audit_log: flags.auditLog, no_auth: !flags.auth },
+          overrides: {
+            listen: flags.listen,
+            tls_cert: flags.tlsCert,
+            tls_key: flags.tlsKey,
+            allowed_hosts: flags.allowedHost,
+            read_only: flags.readOnly,
+            audit_log: flags.auditLog,
+            no_auth: !flags.auth,
+          },
         });
         const url = await service.listen();
         status('listening', { url, endpoints: [...service.endpoints.keys()], auth: service.authRequired, audit_log: service.audit.destination });

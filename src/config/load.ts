@@ -4,7 +4,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConnectorError } from '../errors.js';
-import { configSchema, type ConnectorConfig, type ConnectorConfigInput } from './schema.js';
+import { registerSecrets, scrubText, secretValues } from './redact.js';
+import { configSchema, SECRET_FIELDS, SECRET_PATH_FIELDS, type ConnectorConfig, type ConnectorConfigInput } from './schema.js';
 
 /**
  * Sections of a config file that belong to the surfaces (HTTP service, MCP),
@@ -19,12 +20,20 @@ export interface LoadConfigOptions {
   /** Path of a JSON or YAML config file. Defaults to $DOCKER_CONNECTOR_CONFIG. */
   configFile?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Receives each warning about the configuration (a docker CLI variable
+   * ignored because the config file sets the same field). Default: Node's
+   * process.emitWarning, which prints it on stderr.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface LoadedConfig {
   config: ConnectorConfig;
   /** The surface sections of the config file, if any. */
   surface: Record<string, unknown>;
+  /** The warnings given to onWarning, in order. */
+  warnings: string[];
 }
 
 const FIELDS = Object.keys(configSchema.shape) as (keyof ConnectorConfig)[];
@@ -78,13 +87,31 @@ function readConfigFile(path: string): Record<string, unknown> {
       data = JSON.parse(text);
     }
   } catch (err) {
-    throw new ConnectorError('INVALID_CONFIG', `Config file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+    throw new ConnectorError('INVALID_CONFIG', `Config file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${parseErrorWithoutText(err)}`);
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ConnectorError('INVALID_CONFIG', `Config file ${path} must hold an object of settings`);
   }
   return data as Record<string, unknown>;
+}
+
+/**
+ * What went wrong and where, without the file's text: the parsers quote the
+ * offending line (YAML) or a slice around it (JSON), which may be a password
+ * or a private key.
+ */
+function parseErrorWithoutText(err: unknown): string {
+  const e = err as { message?: string; code?: string; linePos?: { line: number; col: number }[] };
+  if (e.linePos?.[0]) {
+    // yaml: "<what> at line L, column C:\n\n<the line>\n<caret>"; keep what and where.
+    const what = String(e.message ?? '').split(/ at line \d+|\n/)[0] || e.code || 'syntax error';
+    return `${what} at line ${e.linePos[0].line}, column ${e.linePos[0].col}`;
+  }
+  // JSON.parse: `Unexpected token 'x', "…text…" is not valid JSON` or `… at position 12 (line 1 column 13)`.
+  const message = String(e.message ?? err);
+  const cut = message.search(/["…]|, \.\.\./);
+  return (cut === -1 ? message : message.slice(0, cut)).replace(/[,\s]+$/, '') || 'syntax error';
 }
 
 const requireCjs = createRequire(import.meta.url);
@@ -130,11 +157,12 @@ export function connectorEnvSettings(env: NodeJS.ProcessEnv): Partial<ConnectorC
   return out as Partial<ConnectorConfigInput>;
 }
 
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** The string values given for secret fields (and the key file), whatever their validity. */
+function rejectedSecrets(input: Record<string, unknown>): string[] {
+  return [...SECRET_FIELDS, ...SECRET_PATH_FIELDS].flatMap((f) => (typeof input[f] === 'string' ? [input[f] as string] : []));
 }
 
-/** Validates merged settings; the message names each bad field. */
+/** Validates merged settings; the message names each bad field, never a secret's value. */
 export function validateConfig(input: Record<string, unknown>): ConnectorConfig {
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
@@ -142,11 +170,15 @@ export function validateConfig(input: Record<string, unknown>): ConnectorConfig 
       const field = i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : '(root)');
       return i.code === 'unrecognized_keys' ? `unknown setting ${i.keys.join(', ')}` : `${field}: ${i.message}`;
     });
-    throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: ${problems.join('; ')}`, {
+    // zod's messages name the expected form, not the value; scrubbing the secret fields' values
+    // keeps it so should a message ever quote what it rejected.
+    const message = scrubText(`Invalid configuration: ${problems.join('; ')}`, rejectedSecrets(input));
+    throw new ConnectorError('INVALID_CONFIG', message, {
       details: { fields: parsed.error.issues.map((i) => i.path.join('.')) },
     });
   }
   const config = parsed.data;
+  registerSecrets(secretValues(config as unknown as Record<string, unknown>));
   if (config.password !== undefined && config.username === undefined) {
     throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: password is set but username is not');
   }
@@ -156,9 +188,46 @@ export function validateConfig(input: Record<string, unknown>): ConnectorConfig 
   return config;
 }
 
+/** The docker CLI variables behind each field dockerEnvSettings sets, for the warning that names them. */
+function dockerVariablesFor(field: string, env: NodeJS.ProcessEnv): string[] {
+  const set = (name: string) => env[name] !== undefined && env[name] !== '';
+  if (field === 'host') return ['DOCKER_HOST'];
+  if (field === 'api_version') return ['DOCKER_API_VERSION'];
+  if (field === 'verify_ssl') return ['DOCKER_TLS_VERIFY', 'DOCKER_TLS'].filter(set);
+  // Certificate paths: from DOCKER_CERT_PATH, else ~/.docker because TLS was asked for.
+  return set('DOCKER_CERT_PATH') ? ['DOCKER_CERT_PATH'] : ['DOCKER_TLS_VERIFY', 'DOCKER_TLS'].filter(set);
+}
+
+/** The fields a layer sets; naming the Engine in the split form (`server`) counts as setting `host`. */
+function fieldsSetBy(layer: Record<string, unknown>): Set<string> {
+  const fields = new Set(Object.keys(layer).filter((k) => layer[k] !== undefined));
+  if (fields.has('server')) fields.add('host');
+  return fields;
+}
+
 /**
- * Merges, lowest precedence first: defaults, config file, docker CLI env,
- * DOCKER_CONNECTOR_* env, explicit options (library options or CLI flags).
+ * Merges the layers, lowest precedence first. A layer that names the Engine
+ * by `server` (and not `host`) also hides a `host` from below: host wins over
+ * server when both are set, so keeping the lower one would undo the choice.
+ */
+function mergeLayers(layers: Record<string, unknown>[]): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    if (layer.server !== undefined && layer.host === undefined) delete merged.host;
+    for (const [k, v] of Object.entries(layer)) if (v !== undefined) merged[k] = v;
+  }
+  return merged;
+}
+
+const emitWarning = (message: string) => process.emitWarning(message, { code: 'DOCKER_ENV_IGNORED' });
+
+/**
+ * Merges, lowest precedence first: defaults, docker CLI env (DOCKER_HOST …),
+ * config file, DOCKER_CONNECTOR_* env, explicit options (library options or
+ * CLI flags). A named config file beats the ambient docker CLI variables (as
+ * the docker CLI's --context beats DOCKER_HOST): each variable it overrides
+ * is reported through onWarning, since the shell's DOCKER_HOST silently losing
+ * would surprise as much as it silently winning did.
  */
 export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
@@ -170,11 +239,20 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     if ((SURFACE_SECTIONS as readonly string[]).includes(k)) surface[k] = v;
     else fileSettings[k] = v;
   }
-  const merged = {
-    ...fileSettings,
-    ...dockerEnvSettings(env),
-    ...connectorEnvSettings(env),
-    ...dropUndefined(opts.options ?? {}),
-  };
-  return { config: validateConfig(merged), surface };
+  const docker = dockerEnvSettings(env) as Record<string, unknown>;
+  const warnings: string[] = [];
+  const fromFile = fieldsSetBy(fileSettings);
+  const ignored = new Map<string, string[]>();
+  for (const field of Object.keys(docker)) {
+    if (!fromFile.has(field)) continue;
+    for (const variable of dockerVariablesFor(field, env)) ignored.set(variable, [...(ignored.get(variable) ?? []), field]);
+  }
+  for (const [variable, fields] of ignored) {
+    warnings.push(`${variable} is set but ignored for ${fields.join(', ')}: the config file ${filePath} sets ${fields.length > 1 ? 'them' : 'it'}`);
+  }
+  const merged = mergeLayers([docker, fileSettings, connectorEnvSettings(env), opts.options ?? {}]);
+  const config = validateConfig(merged);
+  // Warned only once the configuration is valid: an error is the more useful thing to show alone.
+  for (const w of warnings) (opts.onWarning ?? emitWarning)(w);
+  return { config, surface, warnings };
 }

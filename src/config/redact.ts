@@ -2,32 +2,83 @@ import { SECRET_FIELDS } from './schema.js';
 
 export const REDACTED = '[REDACTED]';
 
-/** Key names whose values are treated as secrets wherever they appear (params, configs, headers). */
-const SECRET_KEY_PATTERN = /(^|_|-)(password|passwd|secret|token|access_token|identity_?token|auth|authorization|api_?key|key_sha256|private_?key)$/i;
+/**
+ * The one rule for what is secret, by name: an object key (parameter, config
+ * field, header such as X-Registry-Auth) or the NAME of a `NAME=value` entry
+ * (container env, build args) that contains one of these words, in any case.
+ * Deliberately broad: hiding a harmless value (detach_keys, author) costs a
+ * log reader little, a narrower list let PGPASSWORD and AWS_SECRET_ACCESS_KEY
+ * through.
+ */
+const SECRET_NAME = /password|passwd|secret|token|key|credential|auth/i;
+
+/** `NAME=value` (env, build args) or `--name=value` (a command's argument). */
+const NAMED_ENTRY = /^\s*-{0,2}([A-Za-z_][A-Za-z0-9_.-]*)=/;
 
 export function isSecretKey(key: string): boolean {
-  return (SECRET_FIELDS as readonly string[]).includes(key) || SECRET_KEY_PATTERN.test(key) || key === 'key';
+  return SECRET_NAME.test(key);
 }
 
-/** A deep copy with every secret-looking value replaced. */
-export function redact<T>(value: T, depth = 0): T {
-  if (depth > 20 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1)) as T;
+/**
+ * Secret values of every configuration loaded in this process. Logs and audit
+ * lines are written by code that does not hold the configuration (pino's
+ * formatter, the audit log), so the values are registered here once, when a
+ * configuration is validated; scrubbing a value from output that is never
+ * meant to show it costs nothing.
+ */
+const registeredSecrets = new Set<string>();
+
+/** Values shorter than this are not scrubbed from text: they would match ordinary words. */
+const MIN_SECRET_LENGTH = 4;
+
+export function registerSecrets(values: Iterable<string>): void {
+  for (const v of values) if (v.length >= MIN_SECRET_LENGTH) registeredSecrets.add(v);
+}
+
+function redactString(text: string): string {
+  const m = NAMED_ENTRY.exec(text);
+  if (m && isSecretKey(m[1]!) && text.length > m[0].length) return `${m[0]}${REDACTED}`;
+  return registeredSecrets.size === 0 ? text : scrubText(text, registeredSecrets);
+}
+
+/** Deeper than this is cut off (redacted whole) rather than walked: it also ends reference cycles. */
+const MAX_DEPTH = 20;
+
+function redactValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_DEPTH) return REDACTED;
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return REDACTED;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = isSecretKey(k) && v !== undefined && v !== null && v !== '' ? REDACTED : redact(v, depth + 1);
+    out[k] = isSecretKey(k) && v !== undefined && v !== null && v !== '' ? REDACTED : redactValue(v, depth + 1);
   }
-  return out as T;
+  return out;
+}
+
+/**
+ * THE redaction, for every log line, audit line and error detail: a deep copy
+ * in which
+ * - the value of every key whose name looks secret (see SECRET_NAME) is
+ *   replaced, whatever it holds (an `auth` object, an `X-Registry-Auth` header),
+ * - every `NAME=value` string whose NAME looks secret keeps
+ *   its NAME and loses its value (`DB_PASSWORD=[REDACTED]`),
+ * - the secret values of any loaded configuration are scrubbed out of every
+ *   other string (an error message quoting a password).
+ */
+export function redact<T>(value: T): T {
+  return redactValue(value, 0) as T;
 }
 
 /**
  * Scrubs known secret values out of free text (error messages, proxy bodies),
  * as a last line of defence for text we did not build ourselves.
  */
-export function scrubText(text: string, secrets: readonly string[]): string {
+export function scrubText(text: string, secrets: Iterable<string>): string {
   let out = text;
   for (const s of secrets) {
-    if (s && s.length >= 4) out = out.split(s).join(REDACTED);
+    if (s && s.length >= MIN_SECRET_LENGTH && out.includes(s)) out = out.split(s).join(REDACTED);
   }
   return out;
 }

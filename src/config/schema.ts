@@ -6,7 +6,20 @@ import * as z from 'zod';
  * (`--field-name`).
  */
 const positiveSeconds = z.number().positive().max(86_400);
-const apiVersion = z.union([z.literal('auto'), z.string().regex(/^1\.\d{1,2}$/, 'expected "auto" or a version like "1.44"')]);
+// "v1.41" (as the Engine's own paths and some seeds spell it) is the same version as "1.41":
+// accepted, and kept in one form so comparisons and the request path see "1.41".
+const apiVersion = z
+  .string()
+  .regex(/^(auto|[vV]?1\.\d{1,2})$/, 'expected "auto" or a version like "1.44" (or "v1.44")')
+  .transform((v) => v.replace(/^[vV]/, ''));
+/**
+ * A PEM file's path. PEM text pasted in its place is refused here, with a
+ * message that does not repeat it: reading it as a path would quote a private
+ * key in the error.
+ */
+const pemPath = z
+  .string()
+  .refine((v) => !/-----BEGIN|[\r\n]/.test(v), 'expected the path of a PEM file, not the PEM text itself');
 
 export const endpointSchema = z
   .object({
@@ -18,7 +31,7 @@ export const endpointSchema = z
     server: z.string().min(1).optional().describe('Engine host name or address (split form; used when host is not set)'),
     port: z.number().int().min(1).max(65535).default(2376).describe('Engine port (split form)'),
     protocol: z.enum(['http', 'https']).optional().describe('http or https (split form; default https when TLS settings are present)'),
-    api_version: apiVersion.default('auto').describe('"auto" negotiates with the Engine; "1.xx" pins a version'),
+    api_version: apiVersion.default('auto').describe('"auto" negotiates with the Engine; "1.xx" (or "v1.xx") pins a version'),
     username: z.string().optional().describe('Basic auth user for an authenticating proxy in front of the Engine'),
     password: z.string().optional().describe('Basic auth password for the proxy'),
     access_token: z.string().optional().describe('Bearer token for the proxy'),
@@ -27,9 +40,9 @@ export const endpointSchema = z
     registry_server: z.string().optional().describe('Registry address the credentials are for'),
     registry_identity_token: z.string().optional().describe('Registry identity token (instead of user/password)'),
     verify_ssl: z.boolean().default(true).describe('Verify the Engine certificate'),
-    ca_cert: z.string().optional().describe('Path of the CA certificate (PEM)'),
-    client_cert: z.string().optional().describe('Path of the client certificate (PEM)'),
-    client_key: z.string().optional().describe('Path of the client private key (PEM)'),
+    ca_cert: pemPath.optional().describe('Path of the CA certificate (PEM)'),
+    client_cert: pemPath.optional().describe('Path of the client certificate (PEM)'),
+    client_key: pemPath.optional().describe('Path of the client private key (PEM)'),
     tls_server_name: z.string().optional().describe('Name to verify the Engine certificate against (default: the host)'),
     timeout: positiveSeconds.default(60).describe('Seconds a plain call may take; streams use it as an idle timeout'),
     rate_limit: z.number().min(0).max(1_000_000).default(60).describe('Requests per minute to the Engine; 0 turns the limiter off'),

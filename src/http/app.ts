@@ -2,19 +2,20 @@ import { pipeline, Stream, type Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import { scrubText, secretValues } from '../config/redact.js';
 import type { DockerConnector } from '../connector.js';
-import { ConnectorError, toConnectorError } from '../errors.js';
+import { ConnectorError, internalError, toConnectorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { buildManifest } from '../manifest.js';
 import { getOperation, listOperations, type OperationDefinition } from '../operations/index.js';
 import type { HealthResult } from '../operations/system.js';
-import { TokenBucket } from '../engine/rate-limiter.js';
 import type { AuditEntry, AuditLog } from '../surfaces/audit.js';
+import { createHostCheck } from '../surfaces/host-check.js';
 import { scopesAllow, type KeyStore, type Policy, type Principal } from '../surfaces/policy.js';
+import { AuthFailureLimiter, KeyRateLimiter } from '../surfaces/throttle.js';
 import { DOCS_CSP, renderDocs } from './docs.js';
 import { errorBody, httpStatusFor, withHttpStatus } from './errors.js';
 import { buildOpenApi, OPERATION_PATH_PREFIX } from './openapi.js';
 import { negotiateStream, textToNdjson, wantsStream } from './stream.js';
-import type { ServiceSettings } from './settings.js';
+import { parseListen, type ServiceSettings } from './settings.js';
 
 export interface AppOptions {
   /** Engine endpoints by name, in order: the first is the default. */
@@ -66,7 +67,9 @@ export function buildApp(opts: AppOptions): ServiceApp {
   }
   const inFlight: CallLink = {};
   let closing = false;
-  const buckets = new Map<string, TokenBucket>();
+  const keyLimiter = new KeyRateLimiter(settings.rate_limit, settings.rate_limit_burst);
+  const authLimiter = new AuthFailureLimiter(settings.auth_failures_per_minute);
+  const hostCheck = createHostCheck({ listenHost: parseListen(settings.listen).host, allowedHosts: settings.allowed_hosts });
 
   const app = Fastify({
     logger: false,
@@ -88,12 +91,47 @@ export function buildApp(opts: AppOptions): ServiceApp {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, {});
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch (err) {
-      done(new ConnectorError('INVALID_PARAMS', `Request body is not valid JSON: ${(err as Error).message}`), undefined);
+      return done(new ConnectorError('INVALID_PARAMS', `Request body is not valid JSON: ${(err as Error).message}`), undefined);
     }
+    // null would otherwise pass as "no parameters" (the route reads a missing body as {}).
+    if (value === null) return done(new ConnectorError('INVALID_PARAMS', 'Request body must be a JSON object of parameters (or empty), not null'), undefined);
+    done(null, value);
   });
+
+  /*
+   * Every request, before routing: the Host must name this service and a
+   * browser's Origin must be allowed (DNS rebinding; see surfaces/host-check.ts).
+   * A callback hook: no promise per call.
+   */
+  app.addHook('onRequest', (req, _reply, done) => {
+    const refused = hostCheck(req.headers.host, req.headers.origin);
+    if (refused) done(refused);
+    else done();
+  });
+
+  /* The methods each route pattern takes, for the 405 answer's Allow header. */
+  const routeMethods: { source: string; pattern: RegExp; methods: Set<string> }[] = [];
+  app.addHook('onRoute', (route) => {
+    // Parameters (":name") match one path segment; everything else literally.
+    const body = route.url
+      .split('/')
+      .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^$()|[\]{}\\]/g, '\\$&')))
+      .join('/');
+    const source = `^${body}$`;
+    let entry = routeMethods.find((r) => r.source === source);
+    if (!entry) routeMethods.push((entry = { source, pattern: new RegExp(source), methods: new Set() }));
+    for (const m of [route.method].flat()) entry.methods.add(m.toUpperCase());
+  });
+  const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+  const allowedMethods = (path: string): string[] => {
+    const methods = new Set<string>();
+    for (const r of routeMethods) if (r.pattern.test(path)) for (const m of r.methods) methods.add(m);
+    return [...methods].sort((a, b) => METHOD_ORDER.indexOf(a) - METHOD_ORDER.indexOf(b));
+  };
 
   /* ----------------------- per-request state ----------------------- */
 
@@ -128,6 +166,11 @@ export function buildApp(opts: AppOptions): ServiceApp {
       reply.header('retry-after', String(Math.max(1, Math.ceil(wait))));
     }
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="docker-connector"');
+    if (err.code === 'INTERNAL_ERROR') {
+      // A bug, not a refusal: the operator needs to see where it happened.
+      const req = reply.request;
+      logger.error({ method: req.method, url: req.url.split('?')[0], operation: err.operation, message: err.message, stack: (err.cause as Error | undefined)?.stack }, 'internal error in the HTTP service');
+    }
     const st = states.get(reply.request);
     if (st?.audit) st.audit.outcome = err.code;
     return reply.code(status).type('application/json; charset=utf-8').send(scrubText(JSON.stringify(errorBody(err, status)), secrets));
@@ -150,13 +193,19 @@ export function buildApp(opts: AppOptions): ServiceApp {
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       return sendError(reply, new ConnectorError('INVALID_PARAMS', fe.message ?? 'Bad request', { operation }), fe.statusCode);
     }
-    logger.error({ url: req.url, method: req.method, message: fe.message }, 'internal error in the HTTP service');
-    return sendError(reply, new ConnectorError('ENGINE_ERROR', 'Internal error in the service'), 500);
+    return sendError(reply, internalError(raw, operation), 500);
   });
 
-  app.setNotFoundHandler((req, reply) =>
-    sendError(reply, new ConnectorError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}; see /openapi.json or /docs`)),
-  );
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    // A path that exists with other methods: 405 and what it takes, not "no such route".
+    const allow = allowedMethods(path);
+    if (allow.length > 0) {
+      reply.header('allow', allow.join(', '));
+      return sendError(reply, withHttpStatus(new ConnectorError('INVALID_PARAMS', `Method not allowed: ${req.method} ${path} takes ${allow.join(', ')}`), 405));
+    }
+    return sendError(reply, new ConnectorError('NOT_FOUND', `No route ${req.method} ${path}; see /openapi.json or /docs`));
+  });
 
   /*
    * Before the body is read, on every /v1 route: start the audit entry, then
@@ -175,10 +224,10 @@ export function buildApp(opts: AppOptions): ServiceApp {
         st.audit = { surface: 'http', key_id: null, client: req.ip ?? null, endpoint: null, operation, params: {}, outcome: 'ok', duration_ms: 0, started: performance.now(), recorded: false };
       }
       // A refusal thrown here goes to the error handler, as from an async hook.
-      const principal = keys ? keys.authenticate(req.headers.authorization) : ANONYMOUS;
+      const principal = keys ? authLimiter.authenticate(keys, req.headers.authorization, req.ip) : ANONYMOUS;
       st.principal = principal;
       if (st.audit) st.audit.key_id = principal.id;
-      rateLimit(principal);
+      keyLimiter.take(principal.id);
       done();
     };
   };
@@ -216,21 +265,6 @@ export function buildApp(opts: AppOptions): ServiceApp {
     if (!keys) return ANONYMOUS;
     // The guard authenticated every /v1 route; reaching here without a principal is a bug.
     throw new ConnectorError('UNAUTHORIZED', 'Missing API key: send "Authorization: Bearer <key>"');
-  };
-
-  /** Per-key token bucket; RATE_LIMITED carries how long to wait. */
-  const rateLimit = (principal: Principal) => {
-    if (settings.rate_limit <= 0) return;
-    let bucket = buckets.get(principal.id);
-    if (!bucket) buckets.set(principal.id, (bucket = new TokenBucket(settings.rate_limit, settings.rate_limit_burst)));
-    const wait = bucket.reserve();
-    if (wait > 0) {
-      bucket.refund();
-      throw new ConnectorError('RATE_LIMITED', `Rate limit of ${settings.rate_limit} requests/min for API key "${principal.id}" reached; retry in ${Math.ceil(wait / 1000)} s`, {
-        retryable: true,
-        details: { retry_after_seconds: Math.ceil(wait / 1000) },
-      });
-    }
   };
 
   const pickEndpoint = (req: FastifyRequest): [string, DockerConnector] => {

@@ -49,6 +49,7 @@ export function httpStatusFor(err: ConnectorError): number {
     case 'TIMEOUT':
       return 504;
     case 'INVALID_CONFIG':
+    case 'INTERNAL_ERROR':
       return 500;
     default:
       return GATEWAY_CODES.has(err.code) ? 502 : 500;

@@ -8,7 +8,7 @@ import { buildApp, type ServiceApp } from './app.js';
 import { listenerKeys, parseListen, parseServiceSettings, type ServiceSettings, type ServiceSettingsInput } from './settings.js';
 
 /** Settings given explicitly (CLI flags), over the config file's sections. */
-export interface ServiceOverrides extends Partial<Pick<ServiceSettingsInput, 'listen' | 'tls_cert' | 'tls_key'>> {
+export interface ServiceOverrides extends Partial<Pick<ServiceSettingsInput, 'listen' | 'tls_cert' | 'tls_key' | 'allowed_hosts'>> {
   read_only?: boolean;
   audit_log?: string;
   /** Run without API keys; refused unless listening on loopback only. */
@@ -96,7 +96,7 @@ export class HttpService {
     const logger = opts.logger ?? opts.base.logger ?? silentLogger;
     const surface = opts.surface ?? opts.base.surfaceConfig;
     const o = opts.overrides ?? {};
-    const settings = parseServiceSettings(surface.service, { listen: o.listen, tls_cert: o.tls_cert, tls_key: o.tls_key });
+    const settings = parseServiceSettings(surface.service, { listen: o.listen, tls_cert: o.tls_cert, tls_key: o.tls_key, allowed_hosts: o.allowed_hosts });
 
     const keys = listenerKeys({ noAuth: o.no_auth, host: parseListen(settings.listen).host, apiKeys: surface.api_keys, env: opts.env ?? process.env, who: 'the service' });
     const policy = Policy.fromSurface(surface, { read_only: o.read_only }, { localFiles: settings.local_files });

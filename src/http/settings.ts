@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
+import { listenerFields } from '../surfaces/listener.js';
 import { KeyStore } from '../surfaces/policy.js';
 import { parseSurfaceSection } from '../surfaces/section.js';
 
@@ -11,8 +12,10 @@ export const serviceSchema = z
     tls_cert: z.string().optional().describe('Path of the PEM certificate the service presents (with tls_key: HTTPS)'),
     tls_key: z.string().optional().describe('Path of the PEM private key for tls_cert'),
     body_limit: z.number().int().min(1024).max(1024 ** 3).default(1024 * 1024).describe('Largest request body in bytes'),
-    rate_limit: z.number().min(0).max(1_000_000).default(600).describe('Requests per minute per API key; 0 turns the limit off'),
-    rate_limit_burst: z.number().int().min(1).max(100_000).default(60).describe('Requests a key may send at once before the rate applies'),
+    rate_limit: listenerFields.rate_limit,
+    rate_limit_burst: listenerFields.rate_limit_burst,
+    auth_failures_per_minute: listenerFields.auth_failures_per_minute,
+    allowed_hosts: listenerFields.allowed_hosts,
     request_timeout: z.number().positive().max(86_400).default(300).describe('Seconds a call may take before it is cancelled (504); a stream only until it starts'),
     shutdown_timeout: z.number().positive().max(3_600).default(30).describe('Seconds to let in-flight calls finish on SIGTERM/SIGINT before they are cancelled'),
     local_files: z

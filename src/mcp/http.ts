@@ -3,17 +3,21 @@ import { createServer, type IncomingMessage, type Server as NodeHttpServer, type
 import type { AddressInfo } from 'node:net';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { ConnectorError } from '../errors.js';
-import { isLoopback, parseListen } from '../http/settings.js';
+import { ConnectorError, internalError } from '../errors.js';
+import { parseListen } from '../http/settings.js';
 import type { AuditLog } from '../surfaces/audit.js';
+import { createHostCheck, type HostCheck } from '../surfaces/host-check.js';
 import type { KeyStore, Principal } from '../surfaces/policy.js';
+import { AuthFailureLimiter, KeyRateLimiter } from '../surfaces/throttle.js';
 import type { ToolHost } from './server.js';
 
 /**
- * The streamable HTTP transport: POST/GET/DELETE on /mcp. Every request is
- * authenticated with the same API keys as the HTTP service (Bearer), before
- * anything else is read. A session belongs to the key that opened it; each
- * session has its own SDK server (and so its own dry-run record).
+ * The streamable HTTP transport: POST/GET/DELETE on /mcp. Every request has
+ * its Host and Origin checked and is authenticated with the same API keys as
+ * the HTTP service (Bearer), before anything else is read; the service's
+ * limits apply too (requests per key, failed authentications per client
+ * address). A session belongs to the key that opened it; each session has
+ * its own SDK server (and so its own dry-run record).
  */
 
 export const MCP_PATH = '/mcp';
@@ -27,6 +31,13 @@ export interface McpHttpOptions {
   bodyLimit: number;
   sessionIdleSeconds: number;
   maxSessions: number;
+  /** Names besides loopback ones and the listen address that clients use (DNS-rebinding check). */
+  allowedHosts: readonly string[];
+  /** Requests per minute per API key (0: no limit), and how many at once. */
+  rateLimit: number;
+  rateLimitBurst: number;
+  /** Failed authentications per minute per client address (0: no limit). */
+  authFailuresPerMinute: number;
 }
 
 interface Session {
@@ -39,32 +50,29 @@ interface Session {
 
 /** A JSON-RPC error answer outside any session (auth, routing, limits). */
 function sendError(res: ServerResponse, status: number, err: ConnectorError, headers: Record<string, string> = {}): void {
+  if (status === 429) headers = { ...headers, 'retry-after': String((err.details as { retry_after_seconds?: number } | undefined)?.retry_after_seconds ?? 1) };
   const body = JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: err.message, data: { code: err.code } }, id: null });
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(body);
-}
-
-function hostnameOf(value: string): string | undefined {
-  try {
-    return new URL(value.includes('://') ? value : `http://${value}`).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return undefined;
-  }
 }
 
 export class McpHttpServer {
   private readonly http: NodeHttpServer;
   private readonly sessions = new Map<string, Session>();
   private readonly sweeper: NodeJS.Timeout;
-  private readonly loopbackOnly: boolean;
+  private readonly hostCheck: HostCheck;
+  private readonly keyLimiter: KeyRateLimiter;
+  private readonly authLimiter: AuthFailureLimiter;
   private closing: Promise<void> | undefined;
   url: string | undefined;
 
   constructor(private readonly opts: McpHttpOptions) {
-    this.loopbackOnly = isLoopback(parseListen(opts.listen).host);
+    this.hostCheck = createHostCheck({ listenHost: parseListen(opts.listen).host, allowedHosts: opts.allowedHosts });
+    this.keyLimiter = new KeyRateLimiter(opts.rateLimit, opts.rateLimitBurst);
+    this.authLimiter = new AuthFailureLimiter(opts.authFailuresPerMinute);
     this.http = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) sendError(res, 500, new ConnectorError('ENGINE_ERROR', `Internal error in the MCP server: ${(err as Error).message}`));
+        if (!res.headersSent) sendError(res, 500, err instanceof ConnectorError ? err : internalError(err));
         else res.destroy();
       });
     });
@@ -112,24 +120,32 @@ export class McpHttpServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const client = req.socket.remoteAddress ?? null;
+    const refused = this.hostCheck(req.headers.host, req.headers.origin);
+    if (refused) return sendError(res, 403, refused);
+
     const path = (req.url ?? '/').split('?')[0];
     if (path !== MCP_PATH) return sendError(res, 404, new ConnectorError('NOT_FOUND', `No route ${req.method} ${path}; the MCP endpoint is ${MCP_PATH}`));
-
-    const refused = this.checkOrigin(req);
-    if (refused) return sendError(res, 403, refused);
 
     let principal: Principal | undefined;
     if (this.opts.keys) {
       try {
-        principal = this.opts.keys.authenticate(req.headers.authorization);
+        principal = this.authLimiter.authenticate(this.opts.keys, req.headers.authorization, client);
       } catch (err) {
         const e = err as ConnectorError;
+        const status = e.code === 'RATE_LIMITED' ? 429 : 401;
         // Refused callers are audited too: who knocked, from where.
-        this.opts.audit.record({ surface: 'mcp', key_id: null, client, endpoint: null, operation: null, params: {}, outcome: e.code, status: 401, duration_ms: Math.round((performance.now() - started) * 100) / 100 });
-        return sendError(res, 401, e, { 'www-authenticate': 'Bearer realm="docker-connector"' });
+        this.opts.audit.record({ surface: 'mcp', key_id: null, client, endpoint: null, operation: null, params: {}, outcome: e.code, status, duration_ms: Math.round((performance.now() - started) * 100) / 100 });
+        return sendError(res, status, e, status === 401 ? { 'www-authenticate': 'Bearer realm="docker-connector"' } : {});
       }
     }
     const keyId = principal?.id ?? null;
+    try {
+      this.keyLimiter.take(keyId ?? 'anonymous');
+    } catch (err) {
+      const e = err as ConnectorError;
+      this.opts.audit.record({ surface: 'mcp', key_id: keyId, client, endpoint: null, operation: null, params: {}, outcome: e.code, status: 429, duration_ms: Math.round((performance.now() - started) * 100) / 100 });
+      return sendError(res, 429, e);
+    }
 
     const sessionId = req.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
@@ -167,27 +183,6 @@ export class McpHttpServer {
     };
     await transport.handleRequest(req, res);
     if (!session) await server.close();
-  }
-
-  /**
-   * Browsers send Origin on cross-site requests; a page must not drive a
-   * local server through DNS rebinding. On loopback the Host must be a
-   * loopback name too; an Origin, when present, must name the same host.
-   */
-  private checkOrigin(req: IncomingMessage): ConnectorError | undefined {
-    const host = hostnameOf(req.headers.host ?? '');
-    if (this.loopbackOnly && (!host || !isLoopback(host))) {
-      return new ConnectorError('FORBIDDEN', `Host "${req.headers.host ?? ''}" is not a loopback name; this server listens on loopback only`);
-    }
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null') {
-      const o = hostnameOf(origin);
-      const same = o !== undefined && (o === host || (this.loopbackOnly && isLoopback(o)));
-      if (!same) return new ConnectorError('FORBIDDEN', `Origin ${origin} may not call this MCP server`);
-    } else if (origin === 'null') {
-      return new ConnectorError('FORBIDDEN', 'Origin null may not call this MCP server');
-    }
-    return undefined;
   }
 
   private sweep(): void {

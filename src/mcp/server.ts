@@ -1,6 +1,6 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type ServerNotification } from '@modelcontextprotocol/sdk/types.js';
-import { scrubText, secretValues } from '../config/redact.js';
+import { redact, scrubText, secretValues } from '../config/redact.js';
 import { validateParams, type DockerConnector } from '../connector.js';
 import { ConnectorError, toConnectorError } from '../errors.js';
 import { PACKAGE_VERSION } from '../manifest.js';
@@ -194,6 +194,7 @@ export class ToolHost {
 
   private failure(err: ConnectorError): CallToolResult {
     const body = err.toJSON();
+    if (body.details) body.details = redact(body.details);
     return {
       isError: true,
       content: [{ type: 'text', text: this.scrub(`${err.code}: ${err.message}`) }],

@@ -63,6 +63,7 @@ export class McpService {
       confirm_destructive: o.confirm_destructive,
       max_output_bytes: o.max_output_bytes,
       local_files: o.local_files,
+      allowed_hosts: o.allowed_hosts,
     });
     if (o.no_auth && transport === 'stdio') {
       throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: --no-auth applies to the HTTP transport only (with --listen); the stdio transport has no API keys');
@@ -86,7 +87,19 @@ export class McpService {
       const host = new ToolHost({ connector: opts.base, policy, audit, settings });
       const http =
         transport === 'http'
-          ? new McpHttpServer({ host, keys, audit, listen: o.listen!, bodyLimit: settings.body_limit, sessionIdleSeconds: settings.session_idle_timeout, maxSessions: settings.max_sessions })
+          ? new McpHttpServer({
+              host,
+              keys,
+              audit,
+              listen: o.listen!,
+              bodyLimit: settings.body_limit,
+              sessionIdleSeconds: settings.session_idle_timeout,
+              maxSessions: settings.max_sessions,
+              allowedHosts: settings.allowed_hosts,
+              rateLimit: settings.rate_limit,
+              rateLimitBurst: settings.rate_limit_burst,
+              authFailuresPerMinute: settings.auth_failures_per_minute,
+            })
           : undefined;
       return new McpService({ transport, settings, host, audit, http });
     } catch (err) {

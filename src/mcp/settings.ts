@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { listenerFields } from '../surfaces/listener.js';
 import { parseSurfaceSection } from '../surfaces/section.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './output.js';
 
@@ -32,6 +33,15 @@ export const mcpSectionSchema = z
       .describe('HTTP transport: largest request body in bytes'),
     session_idle_timeout: z.number().positive().max(86_400).default(1800).describe('HTTP transport: seconds after which an idle session is closed'),
     max_sessions: z.number().int().min(1).max(10_000).default(100).describe('HTTP transport: sessions open at once; a new one beyond this is refused'),
+    // The same limits and host check as the HTTP service (src/surfaces/listener.ts).
+    rate_limit: listenerFields.rate_limit.describe('HTTP transport: requests per minute per API key; 0 turns the limit off'),
+    rate_limit_burst: listenerFields.rate_limit_burst.describe('HTTP transport: requests a key may send at once before the rate applies'),
+    auth_failures_per_minute: listenerFields.auth_failures_per_minute.describe(
+      'HTTP transport: failed authentications (wrong API keys) a client address may make per minute before it is refused with 429; 0 turns the limit off',
+    ),
+    allowed_hosts: listenerFields.allowed_hosts.describe(
+      'HTTP transport: host names (or IPs) clients use to reach the server, besides loopback names and the listen address; other Hosts, and browser calls from other Origins, are refused',
+    ),
   })
   .strict();
 
@@ -43,6 +53,7 @@ export interface McpFlagOverrides {
   confirm_destructive?: boolean;
   max_output_bytes?: number;
   local_files?: boolean;
+  allowed_hosts?: string[];
 }
 
 export function parseMcpSettings(section: unknown, overrides: McpFlagOverrides = {}): McpSettings {

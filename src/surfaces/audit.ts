@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
-import { isSecretKey, redact, REDACTED } from '../config/redact.js';
+import { redact, REDACTED } from '../config/redact.js';
 import { ConnectorError } from '../errors.js';
+import { isOperationName } from '../operations/catalogue.js';
 
 /**
  * The audit log shared by the network surfaces: one JSON line per call with
@@ -35,22 +36,20 @@ export interface AuditLog {
 }
 
 /**
- * `redact` catches secret-named fields; parameters also carry secrets in
- * "NAME=value" strings (container env, build args), which are redacted here
- * when NAME looks secret.
+ * The parameters as the audit line shows them. For a known operation, through
+ * the one redaction (`redact`). For an unknown one (or a body that is not an
+ * object of named parameters) nothing says which values are secret, so only
+ * the parameter names are kept.
  */
-export function redactParams(params: unknown, depth = 0): unknown {
-  if (depth > 20) return params;
-  if (typeof params === 'string') {
-    const eq = params.indexOf('=');
-    if (eq > 0 && /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(params.slice(0, eq)) && isSecretKey(params.slice(0, eq))) return `${params.slice(0, eq)}=${REDACTED}`;
-    return params;
-  }
-  if (params === null || typeof params !== 'object') return params;
-  const shallow = redact(params);
-  if (Array.isArray(shallow)) return shallow.map((v) => redactParams(v, depth + 1));
-  return Object.fromEntries(Object.entries(shallow as Record<string, unknown>).map(([k, v]) => [k, redactParams(v, depth + 1)]));
+export function auditParams(operation: string | null, params: unknown): unknown {
+  const plain = params !== null && typeof params === 'object' && !Array.isArray(params);
+  if (operation !== null && isOperationName(operation) && (plain || params === undefined)) return redact(params);
+  if (!plain) return params === undefined || params === null ? params : REDACTED;
+  return Object.fromEntries(Object.keys(params as Record<string, unknown>).map((k) => [k, REDACTED]));
 }
+
+/** The old name of `redact` for parameters; kept for existing callers. */
+export const redactParams = redact;
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -88,7 +87,7 @@ export function createAuditLog(setting: unknown): AuditLog {
   return {
     destination: value,
     record(entry) {
-      logger.info({ time: new Date().toISOString(), ...entry, params: redactParams(entry.params) }, 'call');
+      logger.info({ time: new Date().toISOString(), ...entry, params: auditParams(entry.operation, entry.params) }, 'call');
     },
     close: () =>
       new Promise<void>((resolve) => {

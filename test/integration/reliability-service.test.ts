@@ -79,7 +79,9 @@ describe('HTTP service under abuse', () => {
       keys: new KeyStore([{ id: 'reader', key: READ_KEY, scopes: ['read'] }]),
       policy: new Policy({}),
       audit,
-      settings: parseServiceSettings({ rate_limit: 0, body_limit: BODY_LIMIT, request_timeout: REQUEST_TIMEOUT_S }),
+      // Every hostile client here shares one address with the legitimate one: the failed-authentication
+      // limit (auth-throttle.test.ts) would refuse them all, which is its point but not this test's.
+      settings: parseServiceSettings({ rate_limit: 0, auth_failures_per_minute: 0, body_limit: BODY_LIMIT, request_timeout: REQUEST_TIMEOUT_S }),
     });
     await service.app.listen({ host: '127.0.0.1', port: 0 });
     port = (service.app.server.address() as net.AddressInfo).port;

@@ -26,19 +26,95 @@ describe('loadConfig', () => {
     expect(resolveEndpoint(config)).toEqual({ kind: 'unix', socketPath: '/var/run/docker.sock', address: 'unix:///var/run/docker.sock' });
   });
 
-  it('layers file < docker env < connector env < options', () => {
+  it('layers docker env < file < connector env < options', () => {
     const file = join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ host: 'tcp://file:1', timeout: 5, rate_limit: 7, retry_attempts: 1, api_keys: [{ id: 'a' }] }));
     const { config, surface } = loadConfig({
       configFile: file,
-      env: { DOCKER_HOST: 'tcp://env:2', DOCKER_CONNECTOR_TIMEOUT: '9', DOCKER_CONNECTOR_RATE_LIMIT: '0' },
+      env: { DOCKER_HOST: 'tcp://env:2', DOCKER_API_VERSION: '1.43', DOCKER_CONNECTOR_TIMEOUT: '9', DOCKER_CONNECTOR_RATE_LIMIT: '0' },
       options: { rate_limit: 11 },
+      onWarning: () => {},
     });
-    expect(config.host).toBe('tcp://env:2');
+    // The file beats DOCKER_HOST; a docker variable for a field the file leaves alone still applies.
+    expect(config.host).toBe('tcp://file:1');
+    expect(config.api_version).toBe('1.43');
     expect(config.timeout).toBe(9);
     expect(config.rate_limit).toBe(11);
     expect(config.retry_attempts).toBe(1);
     expect(surface).toEqual({ api_keys: [{ id: 'a' }] });
+  });
+
+  it('puts each source above the one before: defaults < docker env < file < DOCKER_CONNECTOR_* < options', () => {
+    const file = join(dir, 'order.json');
+    writeFileSync(file, JSON.stringify({ host: 'tcp://file:1' }));
+    const host = (env: NodeJS.ProcessEnv, options: Record<string, unknown> = {}, configFile?: string) =>
+      loadConfig({ env, options, configFile, onWarning: () => {} }).config.host;
+    expect(host({})).toBeUndefined();
+    expect(host({ DOCKER_HOST: 'tcp://docker:2' })).toBe('tcp://docker:2');
+    expect(host({ DOCKER_HOST: 'tcp://docker:2' }, {}, file)).toBe('tcp://file:1');
+    expect(host({ DOCKER_HOST: 'tcp://docker:2', DOCKER_CONNECTOR_HOST: 'tcp://connector:3' }, {}, file)).toBe('tcp://connector:3');
+    expect(host({ DOCKER_HOST: 'tcp://docker:2', DOCKER_CONNECTOR_HOST: 'tcp://connector:3' }, { host: 'tcp://option:4' }, file)).toBe('tcp://option:4');
+    // The file named by $DOCKER_CONNECTOR_CONFIG is a config file like any other.
+    expect(host({ DOCKER_HOST: 'tcp://docker:2', DOCKER_CONNECTOR_CONFIG: file })).toBe('tcp://file:1');
+  });
+
+  it('warns when a docker CLI variable is ignored because the file sets that field, and only then', () => {
+    const file = join(dir, 'prod.yaml');
+    writeFileSync(file, 'host: tcp://prod:2376\nca_cert: /prod/ca.pem\n');
+    const warnings: string[] = [];
+    const { config } = loadConfig({
+      configFile: file,
+      env: { DOCKER_HOST: 'tcp://ambient:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/ambient', DOCKER_API_VERSION: '1.44' },
+      onWarning: (w) => warnings.push(w),
+    });
+    expect(config).toMatchObject({ host: 'tcp://prod:2376', ca_cert: '/prod/ca.pem', client_cert: '/ambient/cert.pem', client_key: '/ambient/key.pem', verify_ssl: true, api_version: '1.44' });
+    expect(warnings).toEqual([`DOCKER_HOST is set but ignored for host: the config file ${file} sets it`, `DOCKER_CERT_PATH is set but ignored for ca_cert: the config file ${file} sets it`]);
+
+    const none: string[] = [];
+    loadConfig({ env: { DOCKER_HOST: 'tcp://ambient:2376' }, options: { host: 'tcp://flag:1' }, onWarning: (w) => none.push(w) });
+    const other = join(dir, 'other.json');
+    writeFileSync(other, JSON.stringify({ timeout: 5 }));
+    loadConfig({ configFile: other, env: { DOCKER_HOST: 'tcp://ambient:2376' }, onWarning: (w) => none.push(w) });
+    expect(none).toEqual([]);
+  });
+
+  it('lets a file naming the Engine by server beat DOCKER_HOST', () => {
+    const file = join(dir, 'split.json');
+    writeFileSync(file, JSON.stringify({ server: 'prod.example', port: 2400 }));
+    const warnings: string[] = [];
+    const { config } = loadConfig({ configFile: file, env: { DOCKER_HOST: 'tcp://ambient:2376' }, onWarning: (w) => warnings.push(w) });
+    expect(resolveEndpoint(config)).toMatchObject({ kind: 'tcp', hostname: 'prod.example', port: 2400 });
+    expect(warnings).toEqual([`DOCKER_HOST is set but ignored for host: the config file ${file} sets it`]);
+  });
+
+  it('gives the warning to process.emitWarning by default', async () => {
+    const file = join(dir, 'default-warn.json');
+    writeFileSync(file, JSON.stringify({ host: 'tcp://file:1' }));
+    let listener: ((w: Error) => void) | undefined;
+    const seen = new Promise<Error | undefined>((resolve) => {
+      listener = resolve;
+      process.once('warning', listener);
+      // Node emits warnings on the next tick: a second is plenty.
+      setTimeout(() => resolve(undefined), 1000);
+    });
+    loadConfig({ configFile: file, env: { DOCKER_HOST: 'tcp://ambient:2' } });
+    const w = await seen;
+    process.off('warning', listener!);
+    expect(w?.message).toMatch(/DOCKER_HOST is set but ignored/);
+  });
+
+  it('accepts API versions written v1.41 as well as 1.41, from every source', () => {
+    expect(loadConfig({ env: {}, options: { api_version: 'v1.41' } }).config.api_version).toBe('1.41');
+    expect(loadConfig({ env: {}, options: { api_version: '1.41' } }).config.api_version).toBe('1.41');
+    expect(loadConfig({ env: { DOCKER_API_VERSION: 'v1.40' } }).config.api_version).toBe('1.40');
+    expect(loadConfig({ env: { DOCKER_CONNECTOR_API_VERSION: 'v1.44' } }).config.api_version).toBe('1.44');
+    const file = join(dir, 'v.yaml');
+    writeFileSync(file, 'api_version: "v1.43"\n');
+    expect(loadConfig({ configFile: file, env: {} }).config.api_version).toBe('1.43');
+    expect(loadConfig({ env: {}, options: { api_version: 'auto' } }).config.api_version).toBe('auto');
+    for (const bad of ['v2', 'vv1.41', '1.41v', 'v', '2.0']) {
+      expect(fails(() => loadConfig({ env: {}, options: { api_version: bad } })).message, bad).toMatch(/api_version: expected "auto" or a version like "1.44"/);
+    }
   });
 
   it('reads YAML files', () => {

@@ -2,6 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DockerConnector } from '../../src/connector.js';
+import { ConnectorError } from '../../src/errors.js';
 import { parameterSchema } from '../../src/manifest.js';
 import { DryRunLedger, confirmationKey } from '../../src/mcp/confirm.js';
 import { capOutput, summarize, truncationNote } from '../../src/mcp/output.js';
@@ -203,6 +204,19 @@ describe('MCP server checks (no Engine reached)', () => {
     expect(errorOf(r)).toMatchObject({ code: 'FORBIDDEN', details: { rule: 'mcp_safety' } });
     expect((r.content as { text: string }[])[0]!.text).toMatch(/^FORBIDDEN: .*--allow-write/);
     expect(entries).toEqual([expect.objectContaining({ surface: 'mcp', operation: 'create_container', outcome: 'FORBIDDEN', key_id: null, client: 'test' })]);
+  });
+
+  it('redacts secret-named values in a tool error\'s details, as the HTTP service does', async () => {
+    const { client } = await connect({});
+    const connector = opened.at(-1)!.connector;
+    // The Engine is not needed: the error an operation failed with is what is under test.
+    connector.executeDynamic = async () => {
+      throw new ConnectorError('ENGINE_ERROR', 'failed', { details: { registry_password: 'pw-planted-1', env: ['DB_PASSWORD=pw-planted-2', 'MODE=x'] } });
+    };
+    const r = await client.callTool({ name: 'list_containers', arguments: {} });
+    expect(r.isError).toBe(true);
+    expect(JSON.stringify(r)).not.toMatch(/pw-planted/);
+    expect(errorOf(r).details).toEqual({ registry_password: '[REDACTED]', env: ['DB_PASSWORD=[REDACTED]', 'MODE=x'] });
   });
 
   it('invalid parameters and unknown tools are tool errors naming the problem', async () => {

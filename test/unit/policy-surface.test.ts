@@ -67,6 +67,7 @@ describe('HTTP status of errors', () => {
       API_VERSION_UNSUPPORTED: 502,
       STREAM_ERROR: 502,
       RATE_LIMITED: 429,
+      INTERNAL_ERROR: 500,
     } satisfies Record<ErrorCode, number>);
   });
 
