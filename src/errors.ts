@@ -75,7 +75,10 @@ export function isConnectorError(err: unknown): err is ConnectorError {
  * Engine's answer.
  */
 export function isProgrammingFault(err: unknown): boolean {
-  return err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError || err instanceof RangeError || err instanceof EvalError || err instanceof URIError;
+  if (err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError || err instanceof RangeError || err instanceof EvalError || err instanceof URIError) return true;
+  // A part of the package that cannot be loaded (a missing or broken chunk) is the installation's fault, not the Engine's.
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_REQUIRE_ESM' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED';
 }
 
 /** A fault in the connector itself, as the error every surface reports (HTTP 500, CLI exit 1, MCP tool error). */

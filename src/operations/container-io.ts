@@ -11,7 +11,8 @@ import { upgradeRequest } from '../engine/hijack.js';
 import { toStreamError } from '../engine/json-stream.js';
 import { enginePath } from '../engine/path.js';
 import { extractArchive } from '../engine/tar-safety.js';
-import { byteProgress, containerRef, defineOperation, requireParam, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
+import { loadTarStream } from '../engine/tar-module.js';
+import { byteProgress, containerRef, defineOperation, requireParam, STREAM_TYPES, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
 
 /*
  * Container I/O: exec, logs, stats, export and copies in both directions.
@@ -344,7 +345,14 @@ const logsParams = z
     overwrite: z.boolean().default(false).describe('With `path`: replace an existing file'),
   })
   .strict()
-  .refine((p) => p.stdout || p.stderr, { message: 'stdout and stderr are both false: nothing to read', path: ['stdout'] });
+  .refine((p) => p.stdout || p.stderr, { message: 'stdout and stderr are both false: nothing to read', path: ['stdout'] })
+  // The two rules checked beyond the fields, in the published JSON Schema too (a refinement does not export):
+  // not both streams off, and the in-memory cap on max_bytes unless `path` is given (the stream form has no cap either).
+  .meta({
+    not: { properties: { stdout: { const: false }, stderr: { const: false } }, required: ['stdout', 'stderr'] },
+    if: { properties: { path: false } },
+    then: { properties: { max_bytes: { type: 'integer', maximum: MAX_LOG_BYTES_IN_MEMORY } } },
+  });
 
 type LogsParams = z.output<typeof logsParams>;
 
@@ -526,8 +534,9 @@ export const containerLogs = defineOperation({
   async openStream(ctx, p) {
     const { body, raw } = await openLogs(ctx, p);
     const { stream } = logReadable(ctx, body, raw, p.max_bytes, p.follow_for);
-    return { stream, contentType: 'text/plain; charset=utf-8' };
+    return { stream, contentType: STREAM_TYPES.text };
   },
+  streamContentType: STREAM_TYPES.text,
 });
 
 /* ---------------------------------------------------------------------------
@@ -718,8 +727,10 @@ export const containerExport = defineOperation({
     return result;
   },
   async openStream(ctx, p) {
-    return { stream: await openExport(ctx, p.container), contentType: 'application/x-tar' };
+    return { stream: await openExport(ctx, p.container), contentType: STREAM_TYPES.tar };
   },
+  streamContentType: STREAM_TYPES.tar,
+  resultRequires: ['path'],
 });
 
 /* ---------------------------------------------------------------------------
@@ -772,8 +783,10 @@ export const copyFromContainer = defineOperation({
     return extractArchive(body, dest, { overwrite: p.overwrite, operation: ctx.operation });
   },
   async openStream(ctx, p) {
-    return { stream: await openArchive(ctx, p.container, p.path), contentType: 'application/x-tar' };
+    return { stream: await openArchive(ctx, p.container, p.path), contentType: STREAM_TYPES.tar };
   },
+  streamContentType: STREAM_TYPES.tar,
+  resultRequires: ['dest'],
 });
 
 interface PackStats {
@@ -869,7 +882,7 @@ export const copyToContainer = defineOperation({
     const stats: PackStats = { files: 0, bytes: 0 };
     // Imported on first use, not at the top: loading this family for another operation (an export,
     // logs) then takes ~10 ms instead of ~20 (see packStream in engine/build-context.ts).
-    const { pack: tarPack } = await import('tar-stream');
+    const { pack: tarPack } = await loadTarStream();
     const body = withByteProgress(ctx, packLocal(tarPack(), src, stats), 'copy');
     await ctx.json({
       method: 'PUT',

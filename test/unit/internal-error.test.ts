@@ -14,7 +14,7 @@ import { Policy } from '../../src/surfaces/policy.js';
  */
 
 describe('internal errors', () => {
-  it('toConnectorError maps faults in code to INTERNAL_ERROR and keeps other errors as before', () => {
+  it('toConnectorError maps faults in code to INTERNAL_ERROR and keeps other errors as before', async () => {
     let fault: unknown;
     try {
       (undefined as unknown as () => void)();
@@ -28,6 +28,9 @@ describe('internal errors', () => {
       expect(e.cause).toBe(err);
     }
     expect(toConnectorError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })).code).toBe('ENGINE_ERROR');
+    // A chunk of the bundle that cannot be loaded is the package's fault, not the Engine's.
+    const missing = await import('../../dist/bundle/no-such-chunk.js' as string).catch((e: unknown) => e);
+    expect(toConnectorError(missing, 'copy_to_container')).toMatchObject({ code: 'INTERNAL_ERROR', operation: 'copy_to_container' });
     const own = new ConnectorError('NOT_FOUND', 'gone');
     expect(toConnectorError(own, 'x')).toBe(own);
   });
