@@ -41,10 +41,13 @@ export function buildQuery(query: Record<string, QueryValue> | undefined): strin
 }
 
 /** Normalises user filters ({status: "exited"} or {status: ["exited"]}) into the Engine's map of arrays. */
-export function normalizeFilters(filters: Record<string, string | string[] | boolean | number> | undefined): Record<string, string[]> | undefined {
+type FilterValue = string | boolean | number;
+
+export function normalizeFilters(filters: Readonly<Record<string, FilterValue | readonly FilterValue[] | undefined>> | undefined): Record<string, string[]> | undefined {
   if (!filters) return undefined;
   const out: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(filters)) {
+    if (v === undefined) continue;
     out[k] = Array.isArray(v) ? v.map(String) : [String(v)];
   }
   return Object.keys(out).length ? out : undefined;

@@ -1,6 +1,6 @@
 import { PACKAGE_VERSION, parameterSchema } from '../manifest.js';
 import { listOperations, type OperationDefinition } from '../operations/index.js';
-import { STREAM_MEDIA_TYPES } from './stream.js';
+import { streamMediaTypes } from './stream.js';
 
 /**
  * The OpenAPI 3.1 document of the service, generated from the operation
@@ -36,15 +36,25 @@ function hoistDefs(op: string, schema: Record<string, unknown>, components: Reco
   return rewrite(rest) as Record<string, unknown>;
 }
 
+/** The media types of an operation's raw-stream form, as the service negotiates them (none without one). */
+export function streamFormTypes(op: OperationDefinition): string[] {
+  return op.openStream && op.streamContentType ? streamMediaTypes(op.streamContentType) : [];
+}
+
 function operationPath(op: OperationDefinition, schemas: Record<string, unknown>): Record<string, unknown> {
   const params = hoistDefs(op.name, parameterSchema(op), schemas);
   const required = Array.isArray(params.required) && params.required.length > 0;
   const ok: Record<string, unknown> = { 'application/json': { schema: {} } };
-  if (op.openStream) {
-    for (const t of STREAM_MEDIA_TYPES) ok[t] = { schema: { type: 'string', contentMediaType: t } };
+  const streamTypes = streamFormTypes(op);
+  for (const t of streamTypes) {
+    ok[t] =
+      t === 'application/x-ndjson'
+        ? { schema: { type: 'string', contentMediaType: t, description: 'One JSON object per line: {"text": "<line>"}, with "partial": true on the pieces of a line longer than 64 KiB' } }
+        : { schema: { type: 'string', contentMediaType: t } };
   }
-  const streamNote = op.openStream
-    ? `\n\nStream form: send \`Accept: ${STREAM_MEDIA_TYPES.join('` or `')}\` to receive the data itself as the response body instead of the JSON result.`
+  const without = op.resultRequires?.length ? ` The stream form does without ${op.resultRequires.map((p) => `\`${p}\``).join(', ')}, which the JSON result form requires.` : '';
+  const streamNote = streamTypes.length
+    ? `\n\nStream form: send \`Accept: ${streamTypes.join('` or `')}\` to receive the data itself as the response body instead of the JSON result.${without}`
     : '';
   return {
     post: {
@@ -64,9 +74,14 @@ function operationPath(op: OperationDefinition, schemas: Record<string, unknown>
         '401': errorRef('Unauthorized'),
         '403': errorRef('Forbidden'),
         '404': errorRef('NotFound'),
+        '406': errorRef('NotAcceptable'),
         '409': errorRef('Conflict'),
+        '413': errorRef('PayloadTooLarge'),
+        '415': errorRef('UnsupportedMediaType'),
         '429': errorRef('TooManyRequests'),
+        '500': errorRef('InternalError'),
         '502': errorRef('BadGateway'),
+        '503': errorRef('ShuttingDown'),
         '504': errorRef('GatewayTimeout'),
       },
       'x-safety': op.safety,
@@ -85,7 +100,7 @@ const errorSchema = {
       type: 'object',
       required: ['code', 'status', 'message', 'operation'],
       properties: {
-        code: { type: 'string', description: 'Stable error code (INVALID_PARAMS, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, …)' },
+        code: { type: 'string', description: 'Stable error code (INVALID_PARAMS, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, RATE_LIMITED, INTERNAL_ERROR, …)' },
         status: { type: 'integer', description: 'HTTP status of this response' },
         message: { type: 'string', description: 'What went wrong, for people' },
         operation: { type: ['string', 'null'], description: 'The operation called' },
@@ -98,47 +113,93 @@ const errorSchema = {
   },
 };
 
+/** The body of the 503 the HTTP server itself sends to a request arriving while it drains. */
+const shuttingDownSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' }, statusCode: { type: 'integer', const: 503 } },
+};
+
 function errorResponse(description: string, extra: Record<string, unknown> = {}) {
   return { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } }, ...extra };
 }
 
-let cached: Record<string, unknown> | undefined;
+/** What a GET route of the service answers besides 200 (every route: Host/Origin refusal, internal fault, drain). */
+const COMMON_GET = { '403': errorRef('Forbidden'), '500': errorRef('InternalError'), '503': errorRef('ShuttingDown') };
+/** /v1 routes also authenticate and rate-limit. */
+const V1_GET = { '401': errorRef('Unauthorized'), ...COMMON_GET, '429': errorRef('TooManyRequests') };
 
-export function buildOpenApi(): Record<string, unknown> {
-  if (cached) return cached;
-  const schemas: Record<string, unknown> = { Error: errorSchema };
+export interface OpenApiOptions {
+  /** Names of the configured Engine endpoints: the `endpoint` query takes only these. */
+  endpoints?: readonly string[];
+}
+
+const cache = new Map<string, Record<string, unknown>>();
+
+export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unknown> {
+  const key = JSON.stringify(options.endpoints ?? null);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const schemas: Record<string, unknown> = { Error: errorSchema, ShuttingDown: shuttingDownSchema };
   const paths: Record<string, unknown> = {};
   const ops = listOperations();
   for (const op of ops) paths[`${OPERATION_PATH_PREFIX}${op.name}`] = operationPath(op, schemas);
-  const meta = (summary: string, description: string, okDescription: string, extra: Record<string, unknown> = {}) => ({
-    get: {
-      summary,
-      description,
-      tags: ['service'],
-      responses: { '200': { description: okDescription, content: { 'application/json': { schema: { type: 'object' } } } }, '401': errorRef('Unauthorized'), ...extra },
-    },
+  const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+  const meta = (operationId: string, summary: string, description: string, okDescription: string) => ({
+    get: { operationId, summary, description, tags: ['service'], responses: { '200': json(okDescription), ...V1_GET } },
   });
-  paths['/v1/operations'] = meta('List operations', 'Every operation with its category, safety class and path; `allowed` says whether the server policy and your key let you run it.', '{operations: [...]}');
-  paths['/v1/manifest'] = meta('Manifest', 'Configuration fields and every operation with its parameter schema.', 'The manifest');
+  paths['/v1/operations'] = meta('service_list_operations', 'List operations', 'Every operation with its category, safety class and path; `allowed` says whether the server policy and your key let you run it.', '{operations: [...]}');
+  paths['/v1/manifest'] = meta('service_manifest', 'Manifest', 'Configuration fields and every operation with its parameter schema.', 'The manifest');
   paths['/v1/health'] = {
     get: {
-      ...meta('Health', 'Reachability and negotiated API version of each Engine endpoint. Changes nothing on the Engine. 503 when an endpoint is unreachable.', '{ok, endpoints: {name: health}}').get,
+      operationId: 'service_health',
+      summary: 'Health',
+      description: 'Reachability and negotiated API version of each Engine endpoint. Changes nothing on the Engine. 503 when an endpoint is unreachable.',
+      tags: ['service'],
       parameters: [{ $ref: '#/components/parameters/endpoint' }],
       responses: {
-        '200': { description: 'Every endpoint asked is reachable', content: { 'application/json': { schema: { type: 'object' } } } },
-        '503': { description: 'An endpoint is unreachable (same body)', content: { 'application/json': { schema: { type: 'object' } } } },
+        '200': json('Every endpoint asked is reachable: {ok, endpoints: {name: health}}'),
         '400': errorRef('BadRequest'),
-        '401': errorRef('Unauthorized'),
+        ...V1_GET,
+        '503': {
+          description: 'An endpoint is unreachable (the same body as 200, with ok: false), or the service is shutting down',
+          content: { 'application/json': { schema: { anyOf: [{ type: 'object', required: ['ok', 'endpoints'] }, { $ref: '#/components/schemas/ShuttingDown' }] } } },
+        },
       },
     },
   };
-  cached = {
+  // The document and the docs page need no key.
+  paths['/openapi.json'] = {
+    get: { operationId: 'service_openapi', summary: 'OpenAPI document', description: 'This document.', tags: ['service'], security: [], responses: { '200': json('The OpenAPI 3.1 document'), ...COMMON_GET } },
+  };
+  paths['/docs'] = {
+    get: {
+      operationId: 'service_docs',
+      summary: 'Documentation page',
+      description: 'A page listing every operation with a form to run it.',
+      tags: ['service'],
+      security: [],
+      responses: { '200': { description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } }, ...COMMON_GET },
+    },
+  };
+  paths['/'] = {
+    get: {
+      operationId: 'service_root',
+      summary: 'Redirect to the documentation page',
+      tags: ['service'],
+      security: [],
+      responses: { '302': { description: 'To /docs', headers: { Location: { schema: { type: 'string' } } } }, ...COMMON_GET },
+    },
+  };
+  const endpointSchema: Record<string, unknown> = { type: 'string' };
+  if (options.endpoints?.length) endpointSchema.enum = [...options.endpoints];
+  const doc = {
     openapi: '3.1.0',
     info: {
       title: 'Docker Connector',
       version: PACKAGE_VERSION,
       description:
-        'Drive the Docker Engine API through named, validated operations. `POST /v1/operations/{name}` with the parameters as a JSON body runs one; errors come back as `{"error": {code, status, message, operation}}`.',
+        'Drive the Docker Engine API through named, validated operations. `POST /v1/operations/{name}` with the parameters as a JSON body runs one; errors come back as `{"error": {code, status, message, operation}}`. ' +
+        'A method a route does not take answers 405 (components.responses.MethodNotAllowed) with an `Allow` header naming the ones it does.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
@@ -152,19 +213,34 @@ export function buildOpenApi(): Record<string, unknown> {
           in: 'query',
           required: false,
           description: 'Name of the Engine endpoint to use (default: the first configured)',
-          schema: { type: 'string' },
+          schema: endpointSchema,
         },
       },
       schemas,
       responses: {
-        BadRequest: errorResponse('Invalid parameters, unknown endpoint, or a body that is not a JSON object (INVALID_PARAMS)'),
-        Unauthorized: errorResponse('Missing or unknown API key (UNAUTHORIZED)'),
-        Forbidden: errorResponse('Refused by the server policy (read_only, allow, deny) or the key\'s scopes (FORBIDDEN); details.rule names the rule'),
+        BadRequest: errorResponse('Invalid parameters, unknown endpoint, or a body that is not a JSON object (`null`, an array, a number, a string) (INVALID_PARAMS)'),
+        Unauthorized: errorResponse('Missing or unknown API key (UNAUTHORIZED)', {
+          headers: { 'WWW-Authenticate': { description: 'Bearer realm', schema: { type: 'string' } } },
+        }),
+        Forbidden: errorResponse(
+          'Refused by the server policy (read_only, allow, deny, local files) or the key\'s scopes, or a request whose Host or Origin the service does not accept (FORBIDDEN); details.rule names the rule',
+        ),
         NotFound: errorResponse('No such operation (UNKNOWN_OPERATION) or no such object on the Engine (NOT_FOUND)'),
+        MethodNotAllowed: errorResponse('The route does not take this method (METHOD_NOT_ALLOWED)', {
+          headers: { Allow: { description: 'The methods the route takes', schema: { type: 'string' } } },
+        }),
+        NotAcceptable: errorResponse('The Accept header names a raw-stream media type the operation does not produce (the 200 response lists the ones it does)'),
         Conflict: errorResponse('The Engine reports a conflict (CONFLICT), e.g. a name in use'),
-        TooManyRequests: errorResponse('Rate limit of the key (or of the Engine connection) reached (RATE_LIMITED)', {
+        PayloadTooLarge: errorResponse('The request body is larger than the service\'s body_limit (INVALID_PARAMS)'),
+        UnsupportedMediaType: errorResponse('The request body is not sent as Content-Type: application/json (INVALID_PARAMS)'),
+        TooManyRequests: errorResponse('Rate limit of the key (or of the Engine connection) reached, or too many failed authentications from this client (RATE_LIMITED)', {
           headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
         }),
+        InternalError: errorResponse('A fault inside the service or the connector, not caused by the request (INTERNAL_ERROR); it is logged'),
+        ShuttingDown: {
+          description: 'The service is shutting down and takes no new calls',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/ShuttingDown' } } },
+        },
         BadGateway: errorResponse(
           'The Engine failed or could not be reached (ENGINE_ERROR, UNAVAILABLE, CONNECTION_FAILED, TLS_ERROR, STREAM_ERROR, API_VERSION_UNSUPPORTED), or it refused the connector itself (UNAUTHORIZED / FORBIDDEN with engine_status)',
         ),
@@ -172,5 +248,6 @@ export function buildOpenApi(): Record<string, unknown> {
       },
     },
   };
-  return cached;
+  cache.set(key, doc);
+  return doc;
 }

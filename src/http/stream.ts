@@ -72,3 +72,12 @@ export function textToNdjson(): Transform {
     },
   });
 }
+
+/**
+ * The media types in STREAM_MEDIA_TYPES that `negotiateStream` accepts for a
+ * stream of `contentType`: what an operation streaming that type really
+ * produces, so the OpenAPI document declares exactly these.
+ */
+export function streamMediaTypes(contentType: string): string[] {
+  return STREAM_MEDIA_TYPES.filter((t) => negotiateStream(t, contentType) !== undefined);
+}

@@ -21,7 +21,7 @@ import {
   toArgv,
   type PortsInput,
 } from './container-params.js';
-import { containerRef, defineOperation, dryRunParam, filtersParam, imageRef, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
+import { boolFilter, containerRef, defineOperation, dryRunParam, engineFilters, IMAGE_REF_PATTERN, imageRef, oneOrMany, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
 
 /* ---------------- parameter building blocks ---------------- */
 
@@ -131,6 +131,24 @@ function stopCallTimeout(ctx: OperationContext, waitSeconds: number | undefined)
 
 /* ---------------- read operations ---------------- */
 
+/** GET /containers/json filters, with the values the Engine accepts (it answers 400 to others). */
+const containerListFilters = engineFilters({
+  status: oneOrMany(z.enum(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'])).describe('Container state'),
+  health: oneOrMany(z.enum(['starting', 'healthy', 'unhealthy', 'none'])).describe('Health check state'),
+  exited: z.union([z.number().int().min(0).max(255), oneOrMany(z.string().regex(/^\d{1,3}$/, 'expected an exit code'))]).describe('Exit code (with all: true)'),
+  'is-task': boolFilter.describe('Only (true) or no (false) swarm task containers'),
+  label: oneOrMany(z.string()).describe('"key" or "key=value"'),
+  name: oneOrMany(z.string()).describe('Name or part of it (a regular expression)'),
+  id: oneOrMany(z.string()).describe('Id or id prefix'),
+  ancestor: oneOrMany(z.string().regex(IMAGE_REF_PATTERN, 'expected an image reference')).describe('Created from this image or a descendant'),
+  before: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'expected a container id or name').describe('Created before this container (id or name)'),
+  since: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'expected a container id or name').describe('Created after this container (id or name)'),
+  volume: oneOrMany(z.string()).describe('Volume name or mount point'),
+  network: oneOrMany(z.string()).describe('Network name or id'),
+  publish: oneOrMany(z.string().regex(/^\d{1,4}(?:\/(?:tcp|udp|sctp))?$/, 'expected a port like "80" or "80/tcp"')).describe('Published port, "80" or "80/tcp"'),
+  expose: oneOrMany(z.string().regex(/^\d{1,4}(?:\/(?:tcp|udp|sctp))?$/, 'expected a port like "80" or "80/tcp"')).describe('Exposed port, "80" or "80/tcp"'),
+});
+
 export const listContainers = defineOperation({
   name: 'list_containers',
   category: 'containers',
@@ -141,7 +159,7 @@ export const listContainers = defineOperation({
       all: z.boolean().default(false).describe('Include stopped and created containers'),
       limit: z.number().int().min(1).max(100_000).optional().describe('Only the most recently created N containers (all states)'),
       size: z.boolean().default(false).describe('Include SizeRw and SizeRootFs (slower)'),
-      filters: filtersParam
+      filters: containerListFilters
         .optional()
         .describe('Engine filters: status, label, name, id, ancestor, network, health, exited, before, since, volume, publish, expose, is-task; e.g. {"status": ["exited"], "label": ["env=prod"]}'),
     })
@@ -278,7 +296,7 @@ export const createContainer = defineOperation({
         .regex(/^[^:\s]+(?::[^:\s]+)?$/, 'expected "user", "uid", "user:group" or "uid:gid"')
         .optional()
         .describe('User (and group) to run as: "name", "uid", "name:group", "uid:gid"'),
-      working_dir: z.string().max(4096).startsWith('/', 'expected an absolute path').optional().describe('Working directory inside the container (absolute path)'),
+      working_dir: z.string().max(4096).regex(/^\//, 'expected an absolute path').optional().describe('Working directory inside the container (absolute path)'),
       tty: z.boolean().optional().describe('Allocate a pseudo-TTY (logs are then not split into stdout/stderr)'),
       auto_remove: z.boolean().optional().describe('Remove the container when it exits'),
       hostname: z

@@ -69,6 +69,18 @@ export interface OperationDefinition<Name extends string = string, S extends z.Z
    * library returns the Node stream, the HTTP service sends it as the body.
    */
   openStream?(ctx: OperationContext, params: z.output<S>): Promise<{ stream: Readable; contentType: string }>;
+  /**
+   * The media type `openStream` answers with (what it returns as
+   * `contentType`): the HTTP service's content negotiation and its OpenAPI
+   * document both derive from it. Required with `openStream`.
+   */
+  streamContentType?: string;
+  /**
+   * Parameters optional in `params` because the stream form does without
+   * them, but required by the result form (`run` refuses a call without them
+   * with `requireParam`): the published parameter schema lists them as required.
+   */
+  resultRequires?: readonly string[];
 }
 
 /** Declares an operation; the identity function keeps literal types for inference. */
@@ -99,6 +111,9 @@ export function byteProgress(ctx: OperationContext, label: string): (bytes: numb
   };
 }
 
+/** Media types of the raw-stream forms (`openStream` results and `streamContentType`). */
+export const STREAM_TYPES = { tar: 'application/x-tar', text: 'text/plain; charset=utf-8' } as const;
+
 /* ---------- parameter building blocks shared by the families ---------- */
 
 /** A container id, short id, or name. Names follow the Engine's rule; ids are hex. */
@@ -111,16 +126,38 @@ export const containerRef = z
   .transform((s) => s.replace(/^\//, ''))
   .describe('Container id, short id, or name');
 
+/**
+ * An image reference: as in Docker's reference grammar, every "/"-separated
+ * component starts with a letter or digit, which also keeps "repo/..:tag"
+ * from becoming a ".." path segment once the tag is split off. One pattern,
+ * so the published schema states the whole rule.
+ */
+export const IMAGE_REF_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._\-:@]*(?:\/[a-zA-Z0-9][a-zA-Z0-9._\-:@]*)*$/;
+
 /** An image reference (repo[:tag][@digest]) or id. */
 export const imageRef = z
   .string()
   .min(1)
   .max(512)
-  .regex(/^[a-zA-Z0-9][a-zA-Z0-9._\-/:@]*$/, 'expected an image reference like repo:tag, repo@sha256:… or an image id')
-  // As in Docker's reference grammar, every path component starts with a letter or digit:
-  // this also keeps "repo/..:tag" from becoming a ".." path segment once the tag is split off.
-  .refine((s) => !s.split('/').some((part) => !/^[a-zA-Z0-9]/.test(part)), 'each "/"-separated component must start with a letter or digit')
+  .regex(IMAGE_REF_PATTERN, 'expected an image reference like repo:tag, repo@sha256:… or an image id (each "/"-separated component starting with a letter or digit)')
   .describe('Image reference (repo:tag, repo@sha256:…) or id');
+
+/** A filter value: one value or a list of them (the Engine matches any of a list). */
+export function oneOrMany<T extends z.ZodType>(value: T) {
+  return z.union([value, z.array(value)]);
+}
+
+/** A true/false filter, as JSON or as the Engine's own "true"/"false". */
+export const boolFilter = z.union([z.boolean(), z.enum(['true', 'false'])]);
+
+/**
+ * The filters an operation takes, each with the values the Engine accepts:
+ * an unknown filter name is refused here (the Engine would answer 400), and
+ * the published schema lists the names.
+ */
+export function engineFilters<Shape extends Record<string, z.ZodType>>(shape: Shape) {
+  return z.object(Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as { [K in keyof Shape]: z.ZodOptional<Shape[K]> }).strict();
+}
 
 /** Engine filters: {"status": ["exited"], "label": ["a=b"]}; a single string is accepted for one value. */
 export const filtersParam = z
@@ -160,11 +197,30 @@ export function toUnixSeconds(value: string | number, now: number = Date.now()):
   const s = value.trim();
   if (/^\d+(\.\d+)?$/.test(s) && Number(s) > 100_000_000) return Number(s);
   const rel = durationToSeconds(s);
-  if (rel !== undefined) return now / 1000 - rel;
+  // A duration reaching back before 1970 means "from the beginning".
+  if (rel !== undefined) return Math.max(0, now / 1000 - rel);
   const t = Date.parse(s);
-  return Number.isNaN(t) ? undefined : t / 1000;
+  return Number.isNaN(t) ? undefined : Math.max(0, t / 1000);
 }
 
+/**
+ * The string forms of a time point: a duration back from now ("10m", "1.5h",
+ * digits alone are seconds), unix seconds (digits above 100000000), or an
+ * RFC 3339 date or date-time (1970 to 9999; "T", "t" or a space between
+ * date and time; seconds, fraction and offset optional).
+ */
+export const TIME_POINT_PATTERN =
+  /^(?:\d{1,12}(?:\.\d{1,9})?(?:ms|s|m|h|d)?|(?:19[7-9]\d|[2-9]\d{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?)$/;
+
+/** Latest unix time taken (9999-12-31T23:59:59Z). */
+const MAX_UNIX_SECONDS = 253_402_300_799;
+
 export const timePointParam = z
-  .union([z.number().nonnegative(), z.string().refine((s) => toUnixSeconds(s) !== undefined, 'expected a duration like "10m", unix seconds, or an RFC 3339 date')])
+  .union([
+    z.number().nonnegative().max(MAX_UNIX_SECONDS),
+    z
+      .string()
+      .regex(TIME_POINT_PATTERN, 'expected a duration like "10m", unix seconds, or an RFC 3339 date')
+      .refine((s) => toUnixSeconds(s) !== undefined, 'expected a duration like "10m", unix seconds, or an RFC 3339 date'),
+  ])
   .describe('A time: relative ("10m" = ten minutes ago), unix seconds, or RFC 3339');

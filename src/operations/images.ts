@@ -11,7 +11,7 @@ import { checkDestination, writeStreamToFile } from '../engine/file-sink.js';
 import { readProgress, type ProgressMessage } from '../engine/json-stream.js';
 import { enginePath, normalizeFilters } from '../engine/path.js';
 import { encodeRegistryAuth, encodeRegistryConfig, type RegistryCredentials } from '../engine/registry-auth.js';
-import { byteProgress, defineOperation, dryRunParam, requireParam, filtersParam, imageRef, registryCredentialsParam, toUnixSeconds, type OperationContext } from './define.js';
+import { boolFilter, byteProgress, defineOperation, dryRunParam, engineFilters, IMAGE_REF_PATTERN, oneOrMany, requireParam, STREAM_TYPES, timePointParam, imageRef, registryCredentialsParam, toUnixSeconds, type OperationContext } from './define.js';
 
 /* ---------- parameters ---------- */
 
@@ -46,12 +46,21 @@ const platformParam = z
 
 const authParam = registryCredentialsParam;
 
-const LIST_FILTERS = ['dangling', 'label', 'reference', 'before', 'since', 'until'] as const;
-const PRUNE_FILTERS = ['label', 'label!', 'until'] as const;
+const imageListFilters = engineFilters({
+  dangling: boolFilter.describe('Only untagged images (true) or only tagged ones (false)'),
+  label: oneOrMany(z.string()).describe('"key" or "key=value"'),
+  reference: oneOrMany(z.string()).describe('"repo:tag" pattern'),
+  before: z.string().regex(IMAGE_REF_PATTERN, 'expected an image reference').describe('Created before this image'),
+  since: z.string().regex(IMAGE_REF_PATTERN, 'expected an image reference').describe('Created after this image'),
+  // Checked by the connector: Engines before API 1.42 refuse the filter and newer ones read "1d" or "30" differently.
+  until: timePointParam.describe('Only images created before this time: "24h" (a day ago), unix seconds or RFC 3339'),
+});
 
-function filtersNamed(allowed: readonly string[]) {
-  return filtersParam.refine((f) => Object.keys(f).every((k) => allowed.includes(k)), `supported filters: ${allowed.join(', ')}`);
-}
+const imagePruneFilters = engineFilters({
+  label: oneOrMany(z.string()).describe('"key" or "key=value"'),
+  'label!': oneOrMany(z.string()).describe('Images without this label'),
+  until: z.union([z.string(), z.number()]).describe('Only images created before this time'),
+});
 
 /* ---------- helpers ---------- */
 
@@ -158,15 +167,17 @@ export const listImages = defineOperation({
     .object({
       all: z.boolean().default(false).describe('Include intermediate images'),
       digests: z.boolean().default(false).describe('Include RepoDigests in each summary'),
-      filters: filtersNamed(LIST_FILTERS).optional().describe('Filters: dangling ("true"/"false"), label ("k" or "k=v"), reference ("repo:tag" pattern), before, since (an image reference), until'),
+      filters: imageListFilters.optional().describe('Filters: dangling ("true"/"false"), label ("k" or "k=v"), reference ("repo:tag" pattern), before, since (an image reference), until'),
     })
     .strict(),
   safety: 'read',
   idempotent: true,
   result: "Array of the Engine's image summaries (Id, RepoTags, RepoDigests, Created, Size, Labels, …)",
   async run(ctx, p) {
-    const res = await ctx.json<unknown[]>({ method: 'GET', path: '/images/json', query: { all: p.all, digests: p.digests, filters: normalizeFilters(p.filters) } });
-    return res.body;
+    const { until, ...engineSide } = p.filters ?? {};
+    const res = await ctx.json<{ Created?: number }[]>({ method: 'GET', path: '/images/json', query: { all: p.all, digests: p.digests, filters: normalizeFilters(engineSide) } });
+    const cutoff = until === undefined ? undefined : toUnixSeconds(until);
+    return cutoff === undefined ? res.body : (res.body ?? []).filter((img) => (img.Created ?? 0) <= cutoff);
   },
 });
 
@@ -690,7 +701,7 @@ export const pruneImages = defineOperation({
   params: z
     .object({
       dangling_only: z.boolean().default(true).describe('Only untagged images (false: every image no container uses)'),
-      filters: filtersNamed(PRUNE_FILTERS).optional().describe('Filters: label ("k" or "k=v"), label! (images without it), until (a time)'),
+      filters: imagePruneFilters.optional().describe('Filters: label ("k" or "k=v"), label! (images without it), until (a time)'),
       dry_run: dryRunParam,
     })
     .strict(),
@@ -762,8 +773,10 @@ export const saveImages = defineOperation({
   },
   async openStream(ctx, p) {
     const res = await openSave(ctx, p.images);
-    return { stream: res.body, contentType: 'application/x-tar' };
+    return { stream: res.body, contentType: STREAM_TYPES.tar };
   },
+  streamContentType: STREAM_TYPES.tar,
+  resultRequires: ['path'],
 });
 
 export const loadImages = defineOperation({
