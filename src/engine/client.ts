@@ -2,16 +2,17 @@ import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { ConnectorError } from '../errors.js';
+import { bodyReadError, ConnectorError } from '../errors.js';
 import type { ConnectorConfig } from '../config/schema.js';
 import { scrubText, secretValues } from '../config/redact.js';
 import { resolveEndpoint, loadTlsMaterial, type Endpoint } from './endpoint.js';
-import { mapHttpError, tlsErrorMessage } from './error-map.js';
+import { locationOf, mapHttpError, tlsErrorMessage } from './error-map.js';
 import { buildQuery, type QueryValue } from './path.js';
 import { TokenBucket, systemClock, type Clock } from './rate-limiter.js';
 import { backoffDelay, classifySocketError, RETRY_STATUSES, shouldRetry } from './retry.js';
 import { compareVersions, minVersion, MAX_API_VERSION, MIN_API_VERSION } from './version.js';
 import { UndiciTransport, type BufferedAnswer } from './transport-undici.js';
+import { bodyTooLarge, MAX_BODY_BYTES } from './caps.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 
@@ -79,11 +80,28 @@ export interface EngineClientOptions {
   random?: () => number;
   /** Default 'auto'. */
   transport?: EngineTransport;
+  /** Largest successful answer read whole (bytes); default MAX_BODY_BYTES. For tests of the cap. */
+  maxBodyBytes?: number;
 }
 
 const ERROR_BODY_CAP = 64 * 1024;
 /** Connections kept per endpoint, open and idle (node:http agent and undici pool alike). */
 const MAX_CONNECTIONS = 64;
+
+/** One API-version negotiation shared by the calls waiting for it. */
+interface Negotiation {
+  promise: Promise<string>;
+  /** Aborts the ping once every waiter has cancelled. */
+  controller: AbortController;
+  waiters: number;
+}
+
+/** A call cancelled while it waited (for the API version): nothing of it was sent. */
+function cancelledBeforeSending(signal: AbortSignal, operation: string | undefined): ConnectorError {
+  // As for a cancelled request: a reason that is already a ConnectorError is the answer itself.
+  if (signal.reason instanceof ConnectorError) return signal.reason;
+  return new ConnectorError('TIMEOUT', 'The call was cancelled', { operation });
+}
 
 class AttemptTimeout extends Error {
   constructor(readonly kind: 'total' | 'idle', readonly ms: number) {
@@ -115,7 +133,8 @@ export class EngineClient {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly secrets: string[];
-  private versionPromise: Promise<string> | undefined;
+  /** The negotiation in flight, if any (see apiVersion). */
+  private negotiation: Negotiation | undefined;
   /** The negotiated version once known, so calls after the first need not wait on a promise. */
   private negotiated: string | undefined;
   private lastPing: PingInfo | undefined;
@@ -123,6 +142,8 @@ export class EngineClient {
   private readonly hostHeader: string;
   /** Whether debug logs are on: the per-request log object is built only then. */
   private readonly debugEnabled: boolean;
+  /** Largest successful answer read whole, on either transport. */
+  private readonly maxBodyBytes: number;
 
   constructor(
     readonly config: ConnectorConfig,
@@ -151,6 +172,7 @@ export class EngineClient {
     if (config.access_token) this.authHeader = `Bearer ${config.access_token}`;
     else if (config.username !== undefined) this.authHeader = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
     this.transport = options.transport ?? 'auto';
+    this.maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
     if (this.transport === 'undici') this.undici = this.newUndici();
     this.limiter = config.rate_limit > 0 ? new TokenBucket(config.rate_limit, config.rate_limit_burst, this.clock) : undefined;
     this.hostHeader = this.endpoint.kind === 'unix' ? 'docker' : `${this.endpoint.hostname}:${this.endpoint.port}`;
@@ -163,20 +185,64 @@ export class EngineClient {
     return scrubText(text, this.secrets);
   }
 
-  /** The API version requests use: pinned, or negotiated once per endpoint. */
-  apiVersion(signal?: AbortSignal): Promise<string> {
+  /**
+   * The API version requests use: pinned, or negotiated once per endpoint.
+   * Calls that need it while a negotiation is in flight share that one ping, but each keeps its
+   * own cancellation: the ping runs under a signal of its own, aborted only once every waiter
+   * has cancelled (a waiter without a signal never cancels), and each waiter races its own signal.
+   * Under the first caller's signal, cancelling that caller failed every other waiter too.
+   */
+  apiVersion(signal?: AbortSignal, operation?: string): Promise<string> {
     if (this.config.api_version !== 'auto') return Promise.resolve(this.config.api_version);
-    this.versionPromise ??= this.negotiate(signal).then(
+    if (this.negotiated !== undefined) return Promise.resolve(this.negotiated);
+    // Cancelled already: start nothing on this caller's behalf.
+    if (signal?.aborted) return Promise.reject(cancelledBeforeSending(signal, operation));
+    const n = (this.negotiation ??= this.startNegotiation());
+    n.waiters++;
+    if (!signal) return n.promise;
+    return new Promise<string>((resolve, reject) => {
+      const onAbort = () => {
+        if (--n.waiters === 0) {
+          // Nobody waits any more: stop the ping, and let the next caller start afresh.
+          if (this.negotiation === n) this.negotiation = undefined;
+          n.controller.abort(signal.reason);
+        }
+        reject(cancelledBeforeSending(signal, operation));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      n.promise.then(
+        (version) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(version);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private startNegotiation(): Negotiation {
+    const controller = new AbortController();
+    const n: Negotiation = { controller, waiters: 0, promise: undefined as unknown as Promise<string> };
+    n.promise = this.negotiate(controller.signal).then(
       (version) => {
-        this.negotiated = version;
+        // A negotiation given up on (every waiter cancelled, or the connection failed since) is not the Engine's answer now.
+        if (this.negotiation === n) {
+          this.negotiated = version;
+          this.negotiation = undefined;
+        }
         return version;
       },
       (err: unknown) => {
-        this.versionPromise = undefined;
+        if (this.negotiation === n) this.negotiation = undefined;
         throw err;
       },
     );
-    return this.versionPromise;
+    // Every waiter may have cancelled: the ping's own failure then has nobody to report to.
+    n.promise.catch(() => undefined);
+    return n;
   }
 
   /** The API version if it is already known (pinned, or negotiated), without waiting; else undefined. */
@@ -277,7 +343,7 @@ export class EngineClient {
     const bodyIsStream = req.body instanceof Readable;
     const maxAttempts = 1 + this.config.retry_attempts;
     // Known after the first call: no promise to wait on in the common case.
-    const version = req.versioned === false ? undefined : (this.knownApiVersion() ?? (await this.apiVersion(req.signal)));
+    const version = req.versioned === false ? undefined : (this.knownApiVersion() ?? (await this.apiVersion(req.signal, req.operation)));
     const url = `${version ? `/v${version}` : ''}${req.path}${buildQuery(req.query)}`;
     const { headers, payload } = this.prepare(req);
     const undici = streaming || bodyIsStream ? undefined : this.bufferedTransport();
@@ -314,7 +380,7 @@ export class EngineClient {
           deadline.clear();
           const retryable = RETRY_STATUSES.has(status) && shouldRetry('status', idempotent && !bodyIsStream);
           const contentType = resHeaders['content-type'];
-          const err = mapHttpError(status, this.scrub(body), contentType, { operation: req.operation, apiVersion: version, retryable });
+          const err = mapHttpError(status, this.scrub(body), contentType, { operation: req.operation, apiVersion: version, retryable, location: locationOf(resHeaders, this) });
           if (retryable && attempt < maxAttempts) {
             await this.backoff(req, attempt, err);
             continue;
@@ -331,16 +397,21 @@ export class EngineClient {
           body.once('close', () => deadline.clear());
           return { status, headers: resHeaders, body };
         }
-        const result = await readText({ status, headers: resHeaders, message: body }, deadline);
+        // A HEAD answer's Content-Length is the size of the GET answer it stands for: nothing to cap.
+        const result = await readText({ status, headers: resHeaders, message: body }, deadline, req.method === 'HEAD' ? Infinity : this.maxBodyBytes);
         deadline.clear();
         return result;
       } catch (raw) {
         deadline.clear();
-        if (raw instanceof ConnectorError) throw raw;
+        if (raw instanceof ConnectorError) {
+          // The transports' own errors (an answer over the body cap) do not know the operation.
+          raw.operation ??= req.operation;
+          throw raw;
+        }
         const err = this.mapFailure(raw, req, idempotent, connected, deadline);
         if (err.code === 'CONNECTION_FAILED' && this.config.api_version === 'auto') {
           // The Engine may come back as another version (upgrade, restart): ask again next time.
-          this.versionPromise = undefined;
+          this.negotiation = undefined;
           this.negotiated = undefined;
         }
         if (err.retryable && !bodyIsStream && attempt < maxAttempts) {
@@ -375,6 +446,7 @@ export class EngineClient {
       // Only to let go of a connect that hangs; the attempt's own deadline reports the timeout.
       connectTimeoutMs: Math.max(this.config.timeout, 300) * 1000,
       errorCap: ERROR_BODY_CAP,
+      bodyCap: this.maxBodyBytes,
     });
   }
 
@@ -439,7 +511,7 @@ export class EngineClient {
       });
       request.on('response', (res) => resolve(res));
       if (payload instanceof Readable) {
-        payload.on('error', (err) => fail(new ConnectorError('INVALID_PARAMS', `Reading the request body failed: ${err.message}`)));
+        payload.on('error', (err) => fail(bodyReadError(err)));
         payload.pipe(request);
       } else {
         request.end(payload);
@@ -592,16 +664,34 @@ class Deadline {
   }
 }
 
-/** Reads a whole (small) answer as text; the deadline keeps watching it. One function for every call, no closure per call. */
-function readText(res: { status: number; headers: IncomingHttpHeaders; message: IncomingMessage }, deadline: Deadline): Promise<EngineResponse<string>> {
+/**
+ * Reads a whole (small) answer as text; the deadline keeps watching it. One function for every call, no closure per call.
+ * An answer larger than `cap` fails with STREAM_ERROR: at once when its Content-Length says so, else as soon as it passes the cap.
+ */
+function readText(res: { status: number; headers: IncomingHttpHeaders; message: IncomingMessage }, deadline: Deadline, cap: number): Promise<EngineResponse<string>> {
   return new Promise((resolve, reject) => {
     const message = res.message;
+    const declared = Number(res.headers['content-length']);
+    if (declared > cap) {
+      message.destroy();
+      reject(bodyTooLarge(cap));
+      return;
+    }
     const chunks: Buffer[] = [];
+    let size = 0;
     deadline.watch(message, (err) => {
       message.destroy();
       reject(err);
     });
-    message.on('data', (c: Buffer) => chunks.push(c));
+    message.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > cap) {
+        message.destroy();
+        reject(bodyTooLarge(cap));
+        return;
+      }
+      chunks.push(c);
+    });
     message.on('end', () => {
       // Most answers arrive in one chunk: no copy then.
       const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');

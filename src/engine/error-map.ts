@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { ConnectorError, type ErrorCode } from '../errors.js';
 
 const BODY_CAP = 1000;
@@ -34,6 +35,14 @@ export interface HttpErrorContext {
   operation?: string;
   apiVersion?: string;
   retryable?: boolean;
+  /** The answer's Location header (redirects). */
+  location?: string;
+}
+
+/** A redirect's Location header, scrubbed (a proxy may echo credentials into it); undefined when absent. */
+export function locationOf(headers: IncomingHttpHeaders, client: { scrub(text: string): string }): string | undefined {
+  const location = headers['location'];
+  return typeof location === 'string' ? client.scrub(location) : undefined;
 }
 
 export function mapHttpError(status: number, body: string, contentType: string | undefined, ctx: HttpErrorContext): ConnectorError {
@@ -52,6 +61,21 @@ export function mapHttpError(status: number, body: string, contentType: string |
   }
   if (status === 400 && /HTTP request to an HTTPS server/i.test(message)) {
     return new ConnectorError('TLS_ERROR', `The Engine endpoint speaks TLS but the connector used plain HTTP: is this a TLS endpoint? Use https:// or set TLS certificates (${message})`, base);
+  }
+  if ((status === 400 || status === 500) && /multiple IDs found with provided prefix|is ambiguous \(\d+ matches found/i.test(message)) {
+    // A well-formed short id that more than one object starts with (28 answers 400, 20.10 500): the
+    // Engine's state, not a malformed parameter (no schema can tell in advance), so CONFLICT, saying what to do.
+    return new ConnectorError('CONFLICT', `The reference matches more than one object; give more of the id, or the name: ${message}`, base);
+  }
+  if (status >= 300 && status < 400) {
+    // The connector follows no redirect (a request sent elsewhere is not the one that was asked for),
+    // and a redirect is the Engine's (or a proxy's) answer to the path it was sent, not a mistake in
+    // the caller's parameters: e.g. the Engine answers 301 to /containers/%2Fname/json.
+    const where = ctx.location ? ` to ${ctx.location}` : ' with no Location';
+    return new ConnectorError('ENGINE_ERROR', `Engine answered HTTP ${status} (redirect${where}), which the connector does not follow${message ? `: ${message}` : ''}`, {
+      ...base,
+      details: { ...base.details, ...(ctx.location !== undefined ? { location: ctx.location } : {}) },
+    });
   }
   const code: ErrorCode = STATUS_CODES[status] ?? (status >= 500 ? 'ENGINE_ERROR' : 'INVALID_PARAMS');
   const prefix =

@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ConnectorError } from '../errors.js';
 import type { EngineClient } from './client.js';
-import { mapHttpError, tlsErrorMessage } from './error-map.js';
+import { locationOf, mapHttpError, tlsErrorMessage } from './error-map.js';
 
 /**
  * An upgraded ("hijacked") connection to the Engine: after the request the
@@ -106,7 +106,7 @@ export function upgradeRequest(engine: EngineClient, req: UpgradeRequest): Promi
         finish(
           status >= 200 && status < 300
             ? new ConnectorError('ENGINE_ERROR', `The Engine answered ${status} instead of upgrading the connection (a proxy in front of it may not pass upgrades)`, { status, operation: req.operation })
-            : mapHttpError(status, body, res.headers['content-type'], { operation: req.operation, apiVersion: req.apiVersion }),
+            : mapHttpError(status, body, res.headers['content-type'], { operation: req.operation, apiVersion: req.apiVersion, location: locationOf(res.headers, engine) }),
         );
       });
       res.on('error', () => finish(new ConnectorError('CONNECTION_FAILED', `Connection to the Docker Engine at ${ep.address} was lost`, { operation: req.operation })));

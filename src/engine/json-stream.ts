@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ConnectorError } from '../errors.js';
+import { readLines } from './line-reader.js';
 
 /** One message of a pull/push/build/load progress stream. */
 export interface ProgressMessage {
@@ -32,14 +33,14 @@ export interface ProgressResult {
  * Reads a newline-delimited JSON progress stream to its end. The Engine
  * answers 200 and reports failure inside the body: any `errorDetail` (or the
  * older `error`) becomes a STREAM_ERROR carrying the Engine's message. A
- * stream cut before its end is a STREAM_ERROR too.
+ * stream cut before its end is a STREAM_ERROR too, and so is a line longer
+ * than MAX_LINE_LENGTH (see readLines).
  */
 export async function readProgress(body: Readable, opts: ReadProgressOptions = {}): Promise<ProgressResult> {
   const keep = opts.keep ?? 1000;
   const messages: ProgressMessage[] = [];
   const aux: Record<string, unknown>[] = [];
   let count = 0;
-  let pending = '';
   let failure: ConnectorError | undefined;
 
   const handle = (line: string) => {
@@ -69,16 +70,7 @@ export async function readProgress(body: Readable, opts: ReadProgressOptions = {
   };
 
   try {
-    body.setEncoding('utf8');
-    for await (const chunk of body as AsyncIterable<string>) {
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        handle(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-      }
-    }
-    handle(pending);
+    for await (const line of readLines(body, { operation: opts.operation })) handle(line);
   } catch (err) {
     if (failure) throw failure;
     throw toStreamError(err, opts.operation);

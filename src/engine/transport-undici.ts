@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { AgentOptions } from 'node:https';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 import { ConnectorError } from '../errors.js';
+import { bodyTooLarge } from './caps.js';
 import type { Endpoint } from './endpoint.js';
 
 /**
@@ -51,6 +52,8 @@ export interface UndiciTransportOptions {
   connectTimeoutMs: number;
   /** Bytes of an error answer kept (the rest is read and dropped). */
   errorCap: number;
+  /** Largest successful answer read (bytes); past it the request fails with STREAM_ERROR and is aborted. */
+  bodyCap: number;
 }
 
 interface Undici {
@@ -110,7 +113,8 @@ export class UndiciTransport {
    * on); `cancel.cancel` aborts it at any point.
    */
   request(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, onSent: () => void): { answer: Promise<BufferedAnswer>; cancel: Cancel } {
-    const handler = new BufferedHandler(onSent, this.options.errorCap, this);
+    // A HEAD answer's Content-Length is the size of the GET answer it stands for: nothing to cap.
+    const handler = new BufferedHandler(onSent, this.options.errorCap, method === 'HEAD' ? Infinity : this.options.bodyCap, this);
     const opts: Dispatcher.DispatchOptions = {
       origin: this.origin,
       method: method as Dispatcher.HttpMethod,
@@ -216,7 +220,10 @@ class BufferedHandler implements Dispatcher.DispatchHandler, Cancel {
   private headers: IncomingHttpHeaders = {};
   private chunks: Buffer[] = [];
   private size = 0;
-  private limit = Infinity;
+  /** Bytes kept: the error cap for error answers (the rest dropped), the body cap for successes (past it, failure). */
+  private limit: number;
+  /** True for a success: going past `limit` fails the request instead of truncating the answer. */
+  private failOverLimit = false;
 
   /** The transport's TLS error count when this request began (see tlsFailureSince). */
   private readonly tlsFailuresBefore: number;
@@ -224,8 +231,10 @@ class BufferedHandler implements Dispatcher.DispatchHandler, Cancel {
   constructor(
     private readonly onSent: () => void,
     private readonly errorCap: number,
+    private readonly bodyCap: number,
     private readonly transport: UndiciTransport,
   ) {
+    this.limit = bodyCap;
     this.tlsFailuresBefore = transport.tlsFailureCount;
     this.promise = new Promise<BufferedAnswer>((resolve, reject) => {
       this.resolve = resolve;
@@ -248,15 +257,30 @@ class BufferedHandler implements Dispatcher.DispatchHandler, Cancel {
     this.onSent();
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.status = statusCode;
     this.headers = headers;
     if (statusCode < 200 || statusCode >= 300) this.limit = this.errorCap;
+    else {
+      this.failOverLimit = true;
+      if (Number(headers['content-length']) > this.bodyCap) this.tooLarge(controller);
+    }
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.done) return;
+    if (this.failOverLimit && this.size + chunk.length > this.limit) return this.tooLarge(controller);
     if (this.size < this.limit) this.chunks.push(this.size + chunk.length > this.limit ? chunk.subarray(0, this.limit - this.size) : chunk);
     this.size += chunk.length;
+  }
+
+  /** A successful answer past the body cap: fail it and stop reading (the connection is closed). */
+  private tooLarge(controller: Dispatcher.DispatchController): void {
+    const err = bodyTooLarge(this.bodyCap);
+    this.done = true;
+    this.chunks = [];
+    this.reject(err);
+    controller.abort(err);
   }
 
   onResponseEnd(): void {
