@@ -170,8 +170,9 @@ export function validateParams(op: OperationDefinition, params: unknown): unknow
   const parsed = op.params.safeParse(params);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => {
-    if (i.code === 'unrecognized_keys') return `unknown parameter ${i.keys.map((k) => `"${k}"`).join(', ')}`;
     const path = i.path.map(String).join('.');
+    // Nested unknown keys are named with their path (filters.color), so the caller sees where they are.
+    if (i.code === 'unrecognized_keys') return `unknown parameter ${i.keys.map((k) => `"${path ? `${path}.` : ''}${k}"`).join(', ')}`;
     return `${path || '(parameters)'}: ${i.message}`;
   });
   throw new ConnectorError('INVALID_PARAMS', `Invalid parameters for ${op.name}: ${problems.join('; ')}`, {

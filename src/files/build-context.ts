@@ -196,9 +196,8 @@ export function packFiles(files: Record<string, string | Buffer>): Readable {
  * `fill` that fails destroys the stream with its error.
  *
  * tar-stream is imported here, on first use, not at the top: with streamx it
- * costs ~35 ms and ~6 MiB to load into a bare Node process (~10 ms and ~1 MiB
- * next to the rest of the connector), which a process that loads this module
- * but never builds should not pay.
+ * is slow to load (bench/README.md, "Lazy tar-stream"), which a process that
+ * loads this module but never builds should not pay.
  */
 function packStream(fill: (pack: Pack) => Promise<void>): Readable {
   async function* generate(): AsyncGenerator<Buffer> {

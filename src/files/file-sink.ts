@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ConnectorError } from '../errors.js';
-import { toStreamError } from './json-stream.js';
+import { toStreamError } from '../engine/json-stream.js';
 
 export interface FileSinkResult {
   path: string;
@@ -22,9 +22,8 @@ export interface FileSinkOptions {
 
 /**
  * Pieces are gathered until this many bytes (or the end of the body) and
- * written with one writev. Written as they came, a 1 GiB export took ~12,500
- * writes and 200 MiB of logs (4 KiB frames) ~12,300; at 256 KiB a write,
- * CPU per MiB fell by another ~5% (export) and ~15% (logs) (bench/, same run).
+ * written with one writev: written as they came, a large export or log took
+ * one write per socket read (measurements: bench/README.md, "File sink").
  */
 const MIN_WRITE_BYTES = 256 * 1024;
 
@@ -96,16 +95,12 @@ export async function writeStreamToFile(body: Readable, path: string, opts: File
  * Pieces are taken as they come ('data'), gathered, and written together
  * with one writev: the body is never copied. The former `for await` +
  * WriteStream.write concatenated the pieces buffered in the body into a new
- * buffer on every read, and those copies kept V8 collecting (a 1 GiB export:
- * ~90–100 → ~60 full collections). Measured with the bench/ child process
- * (the bundle), one interleaved run of 5 rounds, CPU per MiB: 1 GiB export
- * 2.85 → 2.25 ms, 300 MiB export 3.50 → 2.60 ms, 200 MiB of logs 11.7 → 5.1 ms.
+ * buffer on every read, and those copies kept V8 collecting.
  *
- * The peak RSS of such a transfer (~+45 MiB over the process before it) is
- * not held here: in flight are at most MAX_QUEUED_BYTES plus one write. It is
- * garbage: node:http allocates every socket read and copies every body
- * piece, and V8 collects those buffers only after ~30 MiB of them (forcing
- * a minor GC every 5 ms, as a test, kept the peak ~25 MiB lower).
+ * The peak RSS of such a transfer is not held here: in flight are at most
+ * MAX_QUEUED_BYTES plus one write. It is garbage: node:http allocates every
+ * socket read and copies every body piece, and V8 collects those buffers
+ * only in batches (measurements: bench/README.md, "File sink").
  */
 function drainTo(body: Readable, ended: Promise<void>, file: FileHandle, onPiece: (chunk: Buffer) => void): Promise<void> {
   return new Promise((resolvePromise, reject) => {

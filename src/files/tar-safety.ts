@@ -6,7 +6,7 @@ import { join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Header } from 'tar-stream';
 import { ConnectorError } from '../errors.js';
-import { toStreamError } from './json-stream.js';
+import { toStreamError } from '../engine/json-stream.js';
 import { loadTarStream } from './tar-module.js';
 
 /**

@@ -50,7 +50,8 @@ class CallCancelled extends Error {
 export function buildApp(opts: AppOptions): ServiceApp {
   const { endpoints, keys, policy, audit, settings } = opts;
   const logger = opts.logger ?? silentLogger;
-  const defaultEndpoint = [...endpoints.keys()][0];
+  const endpointNames = [...endpoints.keys()];
+  const defaultEndpoint = endpointNames[0];
   if (!defaultEndpoint) throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: no Engine endpoint');
   // Secrets of every endpoint are scrubbed from every answer, whichever endpoint it came from.
   const secrets = [...endpoints.values()].flatMap((c) => secretValues(c.config as unknown as Record<string, unknown>));
@@ -402,13 +403,18 @@ export function buildApp(opts: AppOptions): ServiceApp {
         if (!op.openStream) {
           throw withHttpStatus(new ConnectorError('INVALID_PARAMS', `Operation ${name} has no stream form; ask for application/json`, { operation: name }), 406);
         }
+        // Negotiated before anything runs: a refused media type must not open an export or a save first.
+        const refuse = (type: string) =>
+          withHttpStatus(new ConnectorError('INVALID_PARAMS', `Operation ${name} streams ${type}, which the Accept header does not allow`, { operation: name }), 406);
+        if (op.streamContentType && !negotiateStream(req.headers.accept, op.streamContentType)) throw refuse(op.streamContentType);
         policy.checkParams(op, params, 'stream');
         call = new Call(reply, op, true);
         const { stream, contentType } = await call.run(connector.executeStream(name, params, { signal: call.signal }), (late) => late.stream.destroy());
+        // The type actually opened decides (it is the declared one; checked again in case they ever differ).
         const mode = negotiateStream(req.headers.accept, contentType);
         if (!mode) {
           stream.destroy();
-          throw withHttpStatus(new ConnectorError('INVALID_PARAMS', `Operation ${name} streams ${contentType}, which the Accept header does not allow`, { operation: name }), 406);
+          throw refuse(contentType);
         }
         call.clearTimeout();
         streaming = true;
@@ -481,7 +487,8 @@ export function buildApp(opts: AppOptions): ServiceApp {
 
   app.get('/openapi.json', async (_req, reply) => {
     reply.header('cache-control', 'no-cache');
-    return sendJson(reply, 200, buildOpenApi());
+    // The configured endpoint names: the document's `endpoint` query takes only these.
+    return sendJson(reply, 200, buildOpenApi({ endpoints: endpointNames }));
   });
 
   let docs: string | undefined;

@@ -3,16 +3,16 @@ import type { OperationName } from './index.js';
 
 /**
  * Which family file declares each operation, so that a caller running one
- * operation imports only that family. Importing every family (and the zod
- * schemas they build) costs ~80 ms of CLI start-up and ~10 MiB of memory; a
- * `run ping` needs only system.ts.
+ * operation imports only that family: importing every family (and the zod
+ * schemas they build) slows CLI start-up and costs memory (bench/README.md),
+ * and a `run ping` needs only system.ts.
  *
  * The type below makes this table complete by construction: an operation
  * added to a family and missing here (or a name here that no family
  * declares) is a compile error, and test/unit/catalogue.test.ts checks each
  * name sits in the family it names.
  */
-export type Family = 'system' | 'containers' | 'container-io' | 'images' | 'networks' | 'volumes' | 'containment';
+export type Family = 'system' | 'containers' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment';
 
 export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   ping: 'system',
@@ -38,21 +38,21 @@ export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   container_commit: 'containers',
   update_container: 'containers',
   prune_containers: 'containers',
-  exec_container: 'container-io',
-  container_logs: 'container-io',
-  container_stats: 'container-io',
-  container_export: 'container-io',
-  copy_from_container: 'container-io',
-  copy_to_container: 'container-io',
+  exec_container: 'exec',
+  container_logs: 'logs',
+  container_stats: 'stats',
+  container_export: 'archive',
+  copy_from_container: 'archive',
+  copy_to_container: 'archive',
   list_images: 'images',
   inspect_image: 'images',
   image_history: 'images',
   remove_image: 'images',
   tag_image: 'images',
-  pull_image: 'images',
-  push_image: 'images',
-  search_images: 'images',
-  build_image: 'images',
+  pull_image: 'registry',
+  push_image: 'registry',
+  search_images: 'registry',
+  build_image: 'build',
   prune_images: 'images',
   save_images: 'images',
   load_images: 'images',
@@ -70,7 +70,7 @@ export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   prune_volumes: 'volumes',
   isolate_container: 'containment',
   restore_container: 'containment',
-  system_prune: 'containment',
+  system_prune: 'system',
 };
 
 type Declarations = readonly OperationDefinition[];
@@ -79,8 +79,13 @@ type Declarations = readonly OperationDefinition[];
 export const FAMILY_LOADERS: { readonly [F in Family]: () => Promise<Declarations> } = {
   system: async () => (await import('./system.js')).systemOperations as unknown as Declarations,
   containers: async () => (await import('./containers.js')).containerOperations as unknown as Declarations,
-  'container-io': async () => (await import('./container-io.js')).containerIoOperations as unknown as Declarations,
+  exec: async () => (await import('./exec.js')).execOperations as unknown as Declarations,
+  logs: async () => (await import('./logs.js')).logsOperations as unknown as Declarations,
+  stats: async () => (await import('./stats.js')).statsOperations as unknown as Declarations,
+  archive: async () => (await import('./archive.js')).archiveOperations as unknown as Declarations,
   images: async () => (await import('./images.js')).imageOperations as unknown as Declarations,
+  registry: async () => (await import('./registry.js')).registryOperations as unknown as Declarations,
+  build: async () => (await import('./build.js')).buildOperations as unknown as Declarations,
   networks: async () => (await import('./networks.js')).networkOperations as unknown as Declarations,
   volumes: async () => (await import('./volumes.js')).volumeOperations as unknown as Declarations,
   containment: async () => (await import('./containment.js')).containmentOperations as unknown as Declarations,

@@ -1,102 +1,19 @@
 /**
  * Container lifecycle operations: list, inspect, create, start/stop/…,
- * remove, top, changes, wait, commit, update, prune. (Exec, logs, stats,
- * export and copy live in container-io.ts.)
+ * remove, top, changes, wait, commit, update, prune. (Exec, logs, stats and
+ * archives are families of their own.)
  */
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { enginePath, normalizeFilters } from '../engine/path.js';
-import {
-  buildCreateBody,
-  buildUpdateBody,
-  mapChanges,
-  ParamError,
-  parseCpus,
-  parseEnv,
-  parseLabels,
-  parsePorts,
-  parseRestartPolicy,
-  parseSize,
-  parseVolumes,
-  toArgv,
-  type PortsInput,
-} from './container-params.js';
-import { boolFilter, containerRef, defineOperation, dryRunParam, engineFilters, IMAGE_REF_PATTERN, imageRef, oneOrMany, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
-
-/* ---------------- parameter building blocks ---------------- */
-
-/** A schema whose value is parsed by a container-params helper; its ParamError becomes a validation issue on this parameter. */
-function parsedWith<S extends z.ZodType, O>(schema: S, parse: (value: z.output<S>) => O) {
-  return schema.transform((value, ctx) => {
-    try {
-      return parse(value);
-    } catch (err) {
-      if (!(err instanceof ParamError)) throw err;
-      ctx.addIssue({ code: 'custom', message: err.message });
-      return z.NEVER;
-    }
-  });
-}
-
-const sizeParam = parsedWith(z.union([z.number(), z.string()]), (v) => parseSize(v));
-const cpusParam = parsedWith(z.union([z.number(), z.string()]), parseCpus).describe('CPUs the container may use, e.g. 0.5 or 2 (sent as NanoCpus)');
-const restartPolicyParam = parsedWith(
-  z.union([
-    z.string(),
-    z
-      .object({
-        name: z.enum(['no', 'always', 'unless-stopped', 'on-failure']).describe('Policy name'),
-        maximum_retry_count: z.number().int().min(0).optional().describe('Retries before giving up (on-failure only)'),
-      })
-      .strict(),
-  ]),
-  parseRestartPolicy,
-).describe('Restart policy: "no", "always", "unless-stopped", "on-failure" or "on-failure:3", or {name, maximum_retry_count}');
-
-/** The Engine's container name rule (two characters at least). */
-const containerName = z
-  .string()
-  .max(255)
-  .regex(/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'expected a name of letters, digits, "_", ".", "-" (at least 2 characters, starting with a letter or digit)');
-
-
-const signalParam = z
-  .string()
-  .max(32)
-  .regex(/^(?:[A-Za-z][A-Za-z0-9+-]*|\d{1,2})$/, 'expected a signal name like "SIGTERM", "TERM", "SIGRTMIN+3" or a number like "9"');
-
-/** Field names in the Engine's own config objects are PascalCase; snake_case here is almost always a mix-up with the friendly parameters. */
-const engineFields = z.record(z.string(), z.unknown()).superRefine((obj, ctx) => {
-  for (const key of Object.keys(obj)) {
-    if (!/^[A-Z][A-Za-z0-9]*$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is not an Engine field: Engine field names are PascalCase (e.g. "StopSignal")` });
-  }
-});
-
-const timeoutSeconds = z.number().int().min(0).max(86_400);
-
-/* ---------------- small shared pieces ---------------- */
-
-export interface ContainerSummary {
-  Id: string;
-  Names?: string[] | null;
-  Created: number;
-  Labels?: Record<string, string> | null;
-  SizeRw?: number;
-  State?: string;
-}
-
-export interface ContainerInspect {
-  Id: string;
-  Name: string;
-  State?: { Status?: string; Running?: boolean; Paused?: boolean; Restarting?: boolean };
-  Mounts?: { Type?: string; Name?: string; Destination?: string }[] | null;
-  HostConfig?: { AutoRemove?: boolean; Links?: string[] | null };
-}
-
-function displayName(names: string[] | null | undefined): string | null {
-  const first = names?.[0];
-  return first === undefined ? null : first.replace(/^\//, '');
-}
+import { defineOperation, type OperationContext } from './define.js';
+import { buildCreateBody, buildUpdateBody, mapChanges } from './shared/container-params.js';
+import { commitParams, containerListFilters, containerNameParam, createContainerParams, signalParam, stopParams, updateContainerParams } from './shared/container-schemas.js';
+import { firstName, inspectContainer as getContainer } from './shared/container-lookup.js';
+import type { ContainerSummary } from './shared/engine-types.js';
+import { containerRef, dryRunParam } from './shared/params.js';
+import { containersToPrune, pruneFiltersParam, resolvePruneFilters, runContainerPrune } from './shared/prune.js';
+import { slowCallTimeoutMs } from './shared/timeouts.js';
 
 /** Fails with API_VERSION_UNSUPPORTED, before anything is sent, when a parameter needs a newer API. */
 function requireApi(ctx: OperationContext, version: string, param: string): void {
@@ -106,10 +23,6 @@ function requireApi(ctx: OperationContext, version: string, param: string): void
       details: { parameters: [param] },
     });
   }
-}
-
-async function inspect(ctx: OperationContext, container: string): Promise<ContainerInspect> {
-  return (await ctx.json<ContainerInspect>({ method: 'GET', path: enginePath`/containers/${container}/json` })).body;
 }
 
 /** A POST action where 304 means "already in that state". */
@@ -130,24 +43,6 @@ function stopCallTimeout(ctx: OperationContext, waitSeconds: number | undefined)
 }
 
 /* ---------------- read operations ---------------- */
-
-/** GET /containers/json filters, with the values the Engine accepts (it answers 400 to others). */
-const containerListFilters = engineFilters({
-  status: oneOrMany(z.enum(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'])).describe('Container state'),
-  health: oneOrMany(z.enum(['starting', 'healthy', 'unhealthy', 'none'])).describe('Health check state'),
-  exited: z.union([z.number().int().min(0).max(255), oneOrMany(z.string().regex(/^\d{1,3}$/, 'expected an exit code'))]).describe('Exit code (with all: true)'),
-  'is-task': boolFilter.describe('Only (true) or no (false) swarm task containers'),
-  label: oneOrMany(z.string()).describe('"key" or "key=value"'),
-  name: oneOrMany(z.string()).describe('Name or part of it (a regular expression)'),
-  id: oneOrMany(z.string()).describe('Id or id prefix'),
-  ancestor: oneOrMany(z.string().regex(IMAGE_REF_PATTERN, 'expected an image reference')).describe('Created from this image or a descendant'),
-  before: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'expected a container id or name').describe('Created before this container (id or name)'),
-  since: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'expected a container id or name').describe('Created after this container (id or name)'),
-  volume: oneOrMany(z.string()).describe('Volume name or mount point'),
-  network: oneOrMany(z.string()).describe('Network name or id'),
-  publish: oneOrMany(z.string().regex(/^\d{1,4}(?:\/(?:tcp|udp|sctp))?$/, 'expected a port like "80" or "80/tcp"')).describe('Published port, "80" or "80/tcp"'),
-  expose: oneOrMany(z.string().regex(/^\d{1,4}(?:\/(?:tcp|udp|sctp))?$/, 'expected a port like "80" or "80/tcp"')).describe('Exposed port, "80" or "80/tcp"'),
-});
 
 export const listContainers = defineOperation({
   name: 'list_containers',
@@ -249,73 +144,7 @@ export const createContainer = defineOperation({
   title: 'Create a container',
   description:
     'Creates (does not start) a container from a local image (POST /containers/create). Friendly parameters cover the usual settings; `config` and `host_config` take anything else in the Engine\'s own shape, and friendly parameters win over them. Never retried once it may have reached the Engine: a repeat could create a second container.',
-  params: z
-    .object({
-      image: imageRef.describe('Image to create the container from (must exist locally)'),
-      name: containerName.optional().describe('Container name (default: the Engine picks one)'),
-      command: parsedWith(z.union([z.string(), z.array(z.string()).min(1)]), toArgv)
-        .optional()
-        .describe(
-          'Command to run: an array (preferred) like ["sleep", "300"], or a string split on whitespace with simple quoting (\'…\', "…", \\). Strings with shell syntax (|, ;, &&, $, >, globs) are refused: pass ["sh", "-c", "…"] for those.',
-        ),
-      entrypoint: parsedWith(z.union([z.string(), z.array(z.string())]), (v) => (v === '' ? [] : toArgv(v)))
-        .optional()
-        .describe('Entrypoint, as an array or a string (split like `command`); "" or [] clears the image\'s entrypoint'),
-      env: parsedWith(z.union([z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])), z.array(z.string())]), parseEnv)
-        .optional()
-        .describe('Environment: {"KEY": "value"} or ["KEY=value", …]'),
-      labels: parsedWith(z.union([z.record(z.string(), z.string()), z.array(z.string())]), parseLabels)
-        .optional()
-        .describe('Labels: {"key": "value"} or ["key=value", …]'),
-      ports: parsedWith(
-        z.union([z.array(z.string()), z.record(z.string(), z.union([z.number(), z.string(), z.null(), z.array(z.union([z.number(), z.string()]))]))]),
-        (v) => parsePorts(v as PortsInput),
-      )
-        .optional()
-        .describe(
-          'Published ports: ["8080:80", "127.0.0.1:5353:53/udp", "[::1]:8443:443", "9000"] (a port alone = a random host port), or {"80/tcp": 8080, "53/udp": "127.0.0.1:5353", "9000": null}',
-        ),
-      volumes: parsedWith(z.array(z.string()), (v) => parseVolumes(v))
-        .optional()
-        .describe('Volumes as `docker run -v` takes them: "name:/data", "/host/dir:/data:ro", or "/data" for an anonymous volume'),
-      binds: parsedWith(z.array(z.string()), (v) => parseVolumes(v, true))
-        .optional()
-        .describe('Bind mounts and named volumes ("source:/container/path[:ro]"), added to those from `volumes`'),
-      network: z
-        .string()
-        .max(255)
-        .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$/, 'expected a network name or id, "host", "none", or "container:<name>"')
-        .optional()
-        .describe('Network to attach to at creation (name or id, "bridge", "host", "none", "container:<name>")'),
-      restart_policy: restartPolicyParam.optional(),
-      memory: sizeParam.optional().describe('Memory limit: bytes, or a size like "512m", "1g" (0 = no limit)'),
-      cpus: cpusParam.optional(),
-      user: z
-        .string()
-        .max(256)
-        .regex(/^[^:\s]+(?::[^:\s]+)?$/, 'expected "user", "uid", "user:group" or "uid:gid"')
-        .optional()
-        .describe('User (and group) to run as: "name", "uid", "name:group", "uid:gid"'),
-      working_dir: z.string().max(4096).regex(/^\//, 'expected an absolute path').optional().describe('Working directory inside the container (absolute path)'),
-      tty: z.boolean().optional().describe('Allocate a pseudo-TTY (logs are then not split into stdout/stderr)'),
-      auto_remove: z.boolean().optional().describe('Remove the container when it exits'),
-      hostname: z
-        .string()
-        .regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,252}$/, 'expected a host name of letters, digits, "." and "-"')
-        .optional()
-        .describe('Host name inside the container'),
-      platform: z
-        .string()
-        .regex(/^[a-z0-9]+(?:\/[a-z0-9._-]+){0,2}$/, 'expected os[/arch[/variant]] like "linux/amd64"')
-        .optional()
-        .describe('Platform of the image to use, e.g. "linux/amd64" (API 1.41+)'),
-      config: engineFields
-        .refine((c) => !('HostConfig' in c), 'put HostConfig fields in host_config')
-        .optional()
-        .describe('Extra container config in the Engine\'s shape (e.g. {"StopSignal": "SIGINT", "Healthcheck": {…}}); NetworkingConfig may be given here too'),
-      host_config: engineFields.optional().describe('Extra HostConfig in the Engine\'s shape (e.g. {"CapAdd": ["NET_ADMIN"], "ShmSize": 67108864})'),
-    })
-    .strict(),
+  params: createContainerParams,
   safety: 'write',
   idempotent: false,
   result: '{id, warnings: [strings]}',
@@ -373,15 +202,6 @@ export const startContainer = defineOperation({
     return stateAction(ctx, p.container, 'start');
   },
 });
-
-/** Stop and restart take the same parameters: how long to wait, and which signal to stop with. */
-const stopParams = z
-  .object({
-    container: containerRef,
-    timeout: timeoutSeconds.optional().describe('Seconds to wait for the container to exit before killing it'),
-    signal: signalParam.optional().describe('Signal to stop with instead of the container\'s StopSignal (API 1.42+)'),
-  })
-  .strict();
 
 export const stopContainer = defineOperation({
   name: 'stop_container',
@@ -450,7 +270,7 @@ async function pauseAction(ctx: OperationContext, container: string, pause: bool
     return { container, changed: true };
   } catch (err) {
     if (!(err instanceof ConnectorError) || (err.status !== 409 && err.status !== 500)) throw err;
-    const state = (await inspect(ctx, container)).State;
+    const state = (await getContainer(ctx, container)).State;
     if (pause ? state?.Paused === true : state?.Paused !== true) return { container, changed: false };
     throw err;
   }
@@ -492,7 +312,7 @@ export const renameContainer = defineOperation({
   params: z
     .object({
       container: containerRef,
-      name: containerName.describe('The new name'),
+      name: containerNameParam.describe('The new name'),
     })
     .strict(),
   safety: 'write',
@@ -575,7 +395,7 @@ export const removeContainer = defineOperation({
 
 /** `container` is the caller's reference (echoed); `ref` the one sent, as the real removal sends it. */
 async function dryRunRemove(ctx: OperationContext, container: string, ref: string, force: boolean, volumes: boolean): Promise<RemoveContainerResult> {
-  const info = await inspect(ctx, ref);
+  const info = await getContainer(ctx, ref);
   const state = info.State?.Status ?? 'unknown';
   const running = info.State?.Running === true || info.State?.Paused === true || info.State?.Restarting === true;
   const blocked = running && !force;
@@ -596,7 +416,7 @@ async function dryRunRemove(ctx: OperationContext, container: string, ref: strin
 async function dryRunLink(ctx: OperationContext, container: string, ref: string): Promise<RemoveContainerResult> {
   const slash = ref.indexOf('/');
   const alias = ref.slice(slash + 1);
-  const info = await inspect(ctx, ref.slice(0, slash));
+  const info = await getContainer(ctx, ref.slice(0, slash));
   const parentName = info.Name.replace(/^\//, '');
   const exists = (info.HostConfig?.Links ?? []).some((l) => l.endsWith(`:/${parentName}/${alias}`));
   return {
@@ -655,38 +475,12 @@ export const waitContainer = defineOperation({
   },
 });
 
-const repoPattern = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const COMMIT_INSTRUCTIONS = /^\s*(CMD|ENTRYPOINT|ENV|EXPOSE|HEALTHCHECK|LABEL|ONBUILD|SHELL|STOPSIGNAL|USER|VOLUME|WORKDIR)\s/i;
-
 export const containerCommit = defineOperation({
   name: 'container_commit',
   category: 'containers',
   title: 'Commit a container to an image',
   description: "Creates an image from a container's filesystem and settings (POST /commit); `changes` applies Dockerfile instructions to the image config.",
-  params: z
-    .object({
-      container: containerRef,
-      repo: z
-        .string()
-        .max(255)
-        .regex(repoPattern, 'expected a lowercase repository name like "myapp" or "registry:5000/team/app" (give the tag in `tag`)')
-        .optional()
-        .describe('Repository of the new image (none: an untagged image)'),
-      tag: z
-        .string()
-        .regex(/^[\w][\w.-]{0,127}$/, 'expected a tag of letters, digits, "_", ".", "-" (at most 128)')
-        .optional()
-        .describe('Tag of the new image (default "latest" when repo is set)'),
-      comment: z.string().max(10_000).optional().describe('Commit message'),
-      author: z.string().max(1000).optional().describe('Author, e.g. "Jane <jane@example.com>"'),
-      changes: z
-        .array(z.string().max(10_000).regex(COMMIT_INSTRUCTIONS, 'expected a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, SHELL, STOPSIGNAL, USER, VOLUME or WORKDIR'))
-        .optional()
-        .describe('Dockerfile instructions to apply, e.g. ["CMD [\\"app\\"]", "ENV MODE=prod"]'),
-      pause: z.boolean().default(true).describe('Pause the container while committing'),
-    })
-    .strict()
-    .refine((p) => p.tag === undefined || p.repo !== undefined, { message: 'a tag needs a repo', path: ['tag'] }),
+  params: commitParams,
   safety: 'write',
   idempotent: false,
   result: '{id} of the new image',
@@ -695,7 +489,7 @@ export const containerCommit = defineOperation({
       method: 'POST',
       path: '/commit',
       query: { container: p.container, repo: p.repo, tag: p.tag, comment: p.comment, author: p.author, changes: p.changes, pause: p.pause },
-      timeoutMs: Math.max(ctx.config.timeout, 300) * 1000,
+      timeoutMs: slowCallTimeoutMs(ctx),
       idempotent: false,
     });
     return { id: res.body.Id };
@@ -707,26 +501,7 @@ export const updateContainer = defineOperation({
   category: 'containers',
   title: 'Update resource limits',
   description: "Changes a container's resource limits or restart policy without recreating it (POST /containers/{id}/update).",
-  params: z
-    .object({
-      container: containerRef,
-      memory: sizeParam.optional().describe('Memory limit: bytes or a size like "512m"'),
-      memory_swap: parsedWith(z.union([z.number(), z.string()]), (v) => parseSize(v, true))
-        .optional()
-        .describe('Memory plus swap limit: bytes or a size; -1 = unlimited swap'),
-      memory_reservation: sizeParam.optional().describe('Soft memory limit: bytes or a size'),
-      cpus: cpusParam.optional(),
-      cpu_shares: z.number().int().min(0).max(262_144).optional().describe('Relative CPU weight (default 1024)'),
-      cpu_period: z.number().int().min(0).max(1_000_000).optional().describe('CFS period in microseconds'),
-      cpu_quota: z.number().int().min(-1).optional().describe('CFS quota in microseconds per period (-1 = none)'),
-      cpuset_cpus: z.string().regex(/^[\d,-]+$/, 'expected CPUs like "0-3" or "0,1"').optional().describe('CPUs the container may run on, e.g. "0-3"'),
-      cpuset_mems: z.string().regex(/^[\d,-]+$/, 'expected memory nodes like "0" or "0,1"').optional().describe('Memory nodes the container may use'),
-      blkio_weight: z.number().int().min(0).max(1000).optional().describe('Block IO weight (10-1000, 0 = unset)'),
-      pids_limit: z.number().int().min(-1).optional().describe('Maximum number of processes (0 or -1 = unlimited)'),
-      restart_policy: restartPolicyParam.optional(),
-    })
-    .strict()
-    .refine((p) => Object.entries(p).some(([k, v]) => k !== 'container' && v !== undefined), 'give at least one setting to change'),
+  params: updateContainerParams,
   safety: 'write',
   idempotent: true,
   result: '{container, warnings: [strings]}',
@@ -739,50 +514,6 @@ export const updateContainer = defineOperation({
 
 /* ---------------- prune ---------------- */
 
-const labelFilter = z.union([z.string().min(1), z.array(z.string().min(1))]);
-
-const pruneFilters = z
-  .object({
-    until: timePointParam.optional().describe('Only containers created before this time: "24h" (a day ago), unix seconds or RFC 3339'),
-    label: labelFilter.optional().describe('Only containers with these labels ("key" or "key=value"; all must match)'),
-    'label!': labelFilter.optional().describe('Skip containers with these labels ("key" or "key=value")'),
-  })
-  .strict();
-
-type PruneFilters = z.output<typeof pruneFilters>;
-
-const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-/** The Engine's label rule: every "key" / "key=value" entry matches the container's labels. */
-function labelsMatch(entries: string[], labels: Record<string, string>): boolean {
-  return entries.every((entry) => {
-    const eq = entry.indexOf('=');
-    const key = eq < 0 ? entry : entry.slice(0, eq);
-    return key in labels && (eq < 0 || labels[key] === entry.slice(eq + 1));
-  });
-}
-
-/**
- * What a prune with these filters removes: containers that are not running
- * (created, exited, dead), created before `until`, matching every `label`
- * and not matching the `label!` set, as the Engine decides.
- */
-async function pruneCandidates(ctx: OperationContext, filters: PruneFilters, until: number | undefined) {
-  const labels = asList(filters.label);
-  const notLabels = asList(filters['label!']);
-  const res = await ctx.json<ContainerSummary[]>({
-    method: 'GET',
-    path: '/containers/json',
-    query: { all: true, size: true, filters: { status: ['created', 'exited', 'dead'], ...(labels.length ? { label: labels } : {}) } },
-  });
-  return (res.body ?? []).filter((c) => {
-    const own = c.Labels ?? {};
-    if (until !== undefined && !(c.Created < until)) return false;
-    if (!labelsMatch(labels, own)) return false;
-    return !(notLabels.length && Object.keys(own).length && labelsMatch(notLabels, own));
-  });
-}
-
 export const pruneContainers = defineOperation({
   name: 'prune_containers',
   category: 'containers',
@@ -791,7 +522,7 @@ export const pruneContainers = defineOperation({
     'Removes every stopped container (created, exited, dead) matching the filters (POST /containers/prune). With dry_run it lists what would be removed, changing nothing.',
   params: z
     .object({
-      filters: pruneFilters.optional().describe('Which stopped containers: {until, label, "label!"}'),
+      filters: pruneFiltersParam.optional().describe('Which stopped containers: {until, label, "label!"}'),
       dry_run: dryRunParam,
     })
     .strict(),
@@ -799,38 +530,28 @@ export const pruneContainers = defineOperation({
   idempotent: true,
   result: '{deleted: [{id, name}], space_reclaimed (bytes; an estimate from SizeRw with dry_run), dry_run}',
   async run(ctx, p) {
-    const filters = p.filters ?? {};
     // Relative times are resolved here once, so the dry run and the Engine use the same instant ("1d" is not a Go duration either).
-    const until = filters.until === undefined ? undefined : Math.floor(toUnixSeconds(filters.until)!);
-    const candidates = await pruneCandidates(ctx, filters, until);
+    const f = resolvePruneFilters(p.filters);
+    const listed = await ctx.json<ContainerSummary[]>({
+      method: 'GET',
+      path: '/containers/json',
+      query: { all: true, size: true, filters: { status: ['created', 'exited', 'dead'], ...(f.label.length ? { label: f.label } : {}) } },
+    });
+    const candidates = await containersToPrune(ctx, listed.body ?? [], f);
     if (p.dry_run) {
       return {
-        deleted: candidates.map((c) => ({ id: c.Id, name: displayName(c.Names) })),
+        deleted: candidates.map((c) => ({ id: c.Id, name: firstName(c.Names) })),
         space_reclaimed: candidates.reduce((sum, c) => sum + (c.SizeRw ?? 0), 0),
         dry_run: true,
       };
     }
-    const names = new Map(candidates.map((c) => [c.Id, displayName(c.Names)]));
-    const engineFilters = normalizeFilters({
-      ...(until !== undefined ? { until: String(until) } : {}),
-      ...(filters.label !== undefined ? { label: filters.label } : {}),
-      ...(filters['label!'] !== undefined ? { 'label!': filters['label!'] } : {}),
-    });
-    const res = await ctx.json<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>({
-      method: 'POST',
-      path: '/containers/prune',
-      query: { filters: engineFilters },
-      timeoutMs: Math.max(ctx.config.timeout, 300) * 1000,
-    });
-    return {
-      deleted: (res.body.ContainersDeleted ?? []).map((id) => ({ id, name: names.get(id) ?? null })),
-      space_reclaimed: res.body.SpaceReclaimed ?? 0,
-      dry_run: false,
-    };
+    const names = new Map(candidates.map((c) => [c.Id, firstName(c.Names)]));
+    const res = await runContainerPrune(ctx, f);
+    return { deleted: res.ids.map((id) => ({ id, name: names.get(id) ?? null })), space_reclaimed: res.space_reclaimed, dry_run: false };
   },
 });
 
-/** Container operations (lifecycle; exec/logs/stats/export/copy are in container-io.ts). */
+/** Container lifecycle operations. */
 export const containerOperations = [
   listContainers,
   inspectContainer,

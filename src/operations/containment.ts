@@ -1,37 +1,17 @@
 /**
- * Incident-response containment (isolate_container, restore_container) and
- * system_prune, which plans and runs the per-type prunes in the order that
- * frees the most: containers, networks, volumes, images, build cache.
+ * Incident-response containment: isolate_container cuts a container off
+ * every network (and may pause it), restore_container undoes that from the
+ * record isolate_container returned.
  */
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { enginePath } from '../engine/path.js';
-import { containerRef, defineOperation, dryRunParam, type OperationContext } from './define.js';
-import {
-  byName,
-  containerName,
-  createdBefore,
-  disconnect,
-  endpointOn,
-  engineFilters,
-  engineMessageOf,
-  inspectContainer,
-  inspectNetwork,
-  matchesLabelFilters,
-  networkRef,
-  planNetworkPrune,
-  pruneFiltersParam,
-  pruneTimeoutMs,
-  resolvePruneFilters,
-  runNetworkPrune,
-  type ContainerInspect,
-  type EndpointSettings,
-  type NetworkSummary,
-  type ResolvedPruneFilters,
-} from './networks.js';
-import { planVolumePrune, runVolumePrune } from './volumes.js';
-
-/* ======================= isolate / restore ======================= */
+import { defineOperation, type OperationContext } from './define.js';
+import { inspectContainer, nameWithoutSlash } from './shared/container-lookup.js';
+import { engineMessageOf } from './shared/engine-errors.js';
+import type { ContainerInspect, EndpointSettings, NetworkSummary } from './shared/engine-types.js';
+import { disconnect, endpointOn, inspectNetwork, networkRef } from './shared/network-lookup.js';
+import { containerRef } from './shared/params.js';
 
 const hexId = z.string().regex(/^[0-9a-f]{64}$/, 'expected a full 64-character id');
 
@@ -135,7 +115,7 @@ export const isolateContainer = defineOperation({
   result: '{changed, container: {id, name}, disconnected: [{id, name}], paused, restore: {…record for restore_container}, warnings}',
   async run(ctx, p) {
     const c = await inspectContainer(ctx, p.container);
-    const who = { id: c.Id, name: containerName(c.Name) };
+    const who = { id: c.Id, name: nameWithoutSlash(c.Name) };
     const problem = networkModeProblem(c);
     if (problem) throw new ConnectorError('CONFLICT', `Cannot isolate ${who.name}: ${problem}`, { operation: ctx.operation, details: { network_mode: c.HostConfig?.NetworkMode } });
     const wasPaused = c.State?.Paused === true;
@@ -230,7 +210,7 @@ export const restoreContainer = defineOperation({
   async run(ctx, p) {
     const rec = p.restore;
     let c = await inspectContainer(ctx, p.container);
-    const who = { id: c.Id, name: containerName(c.Name) };
+    const who = { id: c.Id, name: nameWithoutSlash(c.Name) };
     if (c.Id !== rec.container_id) {
       throw new ConnectorError('INVALID_PARAMS', `Invalid parameter restore: the record is for container ${rec.container_name} (${rec.container_id.slice(0, 12)}), not ${who.name} (${c.Id.slice(0, 12)})`, {
         operation: ctx.operation,
@@ -344,265 +324,4 @@ async function keepDynamicAddress(ctx: OperationContext, rn: RestoreNetwork, net
   }
 }
 
-/* ======================= system_prune ======================= */
-
-export interface ContainerSummary {
-  Id: string;
-  Names?: string[];
-  State?: string;
-  Labels?: Record<string, string> | null;
-  Created?: number;
-  ImageID?: string;
-  Mounts?: { Type?: string; Name?: string }[] | null;
-}
-
-export interface ImageSummary {
-  Id: string;
-  ParentId?: string;
-  RepoTags?: string[] | null;
-  RepoDigests?: string[] | null;
-  Created?: number;
-  Labels?: Record<string, string> | null;
-}
-
-export interface BuildCacheRecord {
-  ID: string;
-  Type?: string;
-  Description?: string;
-  InUse?: boolean;
-  Shared?: boolean;
-  LastUsedAt?: string | null;
-}
-
-export type Named = { id: string; name: string | null };
-
-/** Containers POST /containers/prune removes: every one that is not running (paused and restarting count as running). */
-export function planContainerPrune(containers: ContainerSummary[], f: ResolvedPruneFilters): ContainerSummary[] {
-  return containers.filter((c) => ['created', 'exited', 'dead'].includes(c.State ?? '') && matchesLabelFilters(c.Labels, f) && createdBefore(c.Created, f.until));
-}
-
-const realRefs = (refs: string[] | null | undefined) => (refs ?? []).filter((r) => r !== '<none>:<none>' && r !== '<none>@<none>');
-const imageName = (img: ImageSummary | undefined) => realRefs(img?.RepoTags)[0] ?? null;
-
-/**
- * Images POST /images/prune removes (classic image store), simulated: the
- * candidates are leaf images (dangling only) or all images, less untagged
- * images with children and those the filters exclude; an image a container
- * uses is refused; one that still has children is only untagged; removing
- * an image also removes its parent once that is untagged, unused and
- * childless. The order the Engine goes in does not change the outcome.
- */
-export function planImagePrune(images: ImageSummary[], usedByContainers: Set<string>, danglingOnly: boolean, f: ResolvedPruneFilters): Named[] {
-  const byId = new Map(images.map((i) => [i.Id, i]));
-  const children = new Map<string, Set<string>>();
-  for (const i of images) if (i.ParentId && byId.has(i.ParentId)) (children.get(i.ParentId) ?? children.set(i.ParentId, new Set()).get(i.ParentId)!).add(i.Id);
-  const refCount = new Map(images.map((i) => [i.Id, realRefs(i.RepoTags).length + realRefs(i.RepoDigests).length]));
-  const kids = (id: string) => children.get(id)?.size ?? 0;
-
-  const top = images.filter((i) => {
-    if (danglingOnly && kids(i.Id) > 0) return false;
-    if (refCount.get(i.Id) === 0 && kids(i.Id) > 0) return false;
-    return createdBefore(i.Created, f.until) && matchesLabelFilters(i.Labels, f);
-  });
-  const deleted = new Set<string>();
-  const remove = (id: string): void => {
-    if (usedByContainers.has(id) || deleted.has(id)) return;
-    if (kids(id) > 0) {
-      refCount.set(id, 0); // untagged, kept for its children
-      return;
-    }
-    deleted.add(id);
-    const parent = byId.get(id)?.ParentId;
-    if (!parent || !byId.has(parent)) return;
-    children.get(parent)?.delete(id);
-    if (refCount.get(parent) === 0 && kids(parent) === 0) remove(parent);
-  };
-  for (const img of top) {
-    if (danglingOnly && realRefs(img.RepoTags).length > 0) continue;
-    remove(img.Id);
-  }
-  return [...deleted].map((id) => ({ id, name: imageName(byId.get(id)) })).sort(byIdThenName);
-}
-
-/** Build cache records POST /build/prune removes: not in use; without `all`, not shared, internal or frontend; last used before `until`. */
-export function planBuildCachePrune(records: BuildCacheRecord[], all: boolean, until: number | undefined): Named[] {
-  return records
-    .filter((r) => {
-      if (r.InUse) return false;
-      if (!all && (r.Shared || r.Type === 'internal' || r.Type === 'frontend')) return false;
-      return !r.LastUsedAt || createdBefore(r.LastUsedAt, until);
-    })
-    .map((r) => ({ id: r.ID, name: r.Description ?? null }))
-    .sort(byIdThenName);
-}
-
-const byIdThenName = (a: Named, b: Named) => (a.name ?? '').localeCompare(b.name ?? '') || a.id.localeCompare(b.id);
-
-const systemPruneParams = z
-  .object({
-    all_images: z.boolean().default(false).describe('Remove every image no container uses, not only dangling ones (also all unused build cache)'),
-    volumes: z.boolean().default(false).describe('Also prune volumes no container refers to (anonymous ones only on API 1.42+, every one on older APIs)'),
-    build_cache: z
-      .boolean()
-      .optional()
-      .describe('Also prune the build cache (default: yes, unless label filters are given: build cache records carry no labels, so a label filter cannot limit them)'),
-    filters: pruneFiltersParam.optional().describe('Applied to every object type: {until, label, "label!"}'),
-    dry_run: dryRunParam,
-  })
-  .strict()
-  .superRefine((p, issue) => {
-    const f = p.filters;
-    const labelled = f?.label !== undefined || f?.['label!'] !== undefined;
-    if (p.build_cache === true && labelled) {
-      issue.addIssue({ code: 'custom', path: ['build_cache'], message: 'build cache records carry no labels, so the label filters would not limit what goes; drop build_cache or the label filters' });
-    }
-    if (p.volumes && f?.until !== undefined) {
-      issue.addIssue({ code: 'custom', path: ['filters', 'until'], message: 'volumes cannot be filtered by time; drop until or volumes' });
-    }
-  });
-
-export interface Section<T> {
-  deleted: T[];
-  space_reclaimed: number | null;
-}
-
-export const systemPrune = defineOperation({
-  name: 'system_prune',
-  category: 'system',
-  title: 'Remove unused data',
-  description:
-    'Prunes, in this order, stopped containers, networks no running container uses, volumes no container refers to (only with volumes: true), unused images (dangling only unless all_images) and the build cache (where the Engine has one). The filters apply to each type. `dry_run` names everything that would go, counting what the earlier steps free (a volume or image used only by a container that goes is listed too). Image planning follows the classic image store; build cache planning is an estimate (removing a record can free its parents).',
-  params: systemPruneParams,
-  safety: 'destructive',
-  idempotent: true,
-  result:
-    '{dry_run, containers: {deleted: [{id, name}], space_reclaimed}, networks: {deleted: [{id, name}]}, volumes: {deleted: [{name}], space_reclaimed} | null, images: {deleted: [{id, name}], space_reclaimed}, build_cache: {deleted: [{id, name}], space_reclaimed} | null, skipped: [{what, reason}], space_reclaimed} (space is null for a dry run)',
-  async run(ctx, p) {
-    const f = resolvePruneFilters(p.filters);
-    const labelled = f.label.length > 0 || f.labelNot.length > 0;
-    const withBuildCache = p.build_cache ?? !labelled;
-    const skipped: { what: string; reason: string }[] = [];
-    if (!p.volumes) skipped.push({ what: 'volumes', reason: 'not requested (volumes: true)' });
-    if (!withBuildCache) skipped.push({ what: 'build_cache', reason: labelled ? 'label filters cannot select build cache records' : 'not requested' });
-
-    const containers = await listAllContainers(ctx);
-    const images = (await ctx.json<ImageSummary[]>({ method: 'GET', path: '/images/json', query: { all: true, digests: true } })).body ?? [];
-    const cache = withBuildCache ? await buildCacheRecords(ctx) : undefined;
-    if (withBuildCache && cache === undefined) skipped.push({ what: 'build_cache', reason: 'this Engine reports no build cache' });
-
-    if (p.dry_run) {
-      const goneContainers = planContainerPrune(containers, f);
-      const gone = new Set(goneContainers.map((c) => c.Id));
-      const kept = containers.filter((c) => !gone.has(c.Id));
-      const networks = await planNetworkPrune(ctx, f);
-      let volumes: Section<{ name: string }> | null = null;
-      if (p.volumes) {
-        const keptVolumes = new Set(kept.flatMap(volumeNames));
-        const freed = new Set(goneContainers.flatMap(volumeNames).filter((v) => !keptVolumes.has(v)));
-        volumes = { deleted: await planVolumePrune(ctx, f, { all: false, freed }), space_reclaimed: null };
-      }
-      const used = new Set(kept.map((c) => c.ImageID ?? ''));
-      return {
-        dry_run: true,
-        containers: { deleted: goneContainers.map((c) => ({ id: c.Id, name: containerName(c.Names?.[0]) })).sort(byIdThenName), space_reclaimed: null },
-        networks: { deleted: networks.candidates.sort(byName) },
-        volumes,
-        images: { deleted: planImagePrune(images, used, !p.all_images, f), space_reclaimed: null },
-        build_cache: cache ? { deleted: planBuildCachePrune(cache, p.all_images, f.until), space_reclaimed: null } : null,
-        skipped,
-        space_reclaimed: null,
-      };
-    }
-
-    // Each step runs on its own; if one fails, say what the earlier ones did.
-    const done: Record<string, unknown> = {};
-    const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-      try {
-        const out = await fn();
-        done[what] = out;
-        return out;
-      } catch (err) {
-        const e = err instanceof ConnectorError ? err : new ConnectorError('ENGINE_ERROR', String(err));
-        throw new ConnectorError(e.code, `system_prune failed while pruning ${what}: ${e.message}`, { status: e.status, operation: ctx.operation, details: { ...e.details, completed: done } });
-      }
-    };
-    const containersOut = await step('containers', async () => {
-      const res = await ctx.json<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>({
-        method: 'POST',
-        path: '/containers/prune',
-        query: { filters: engineFilters(f) },
-        timeoutMs: pruneTimeoutMs(ctx),
-      });
-      const names = new Map(containers.map((c) => [c.Id, containerName(c.Names?.[0])]));
-      return {
-        deleted: (res.body?.ContainersDeleted ?? []).map((id) => ({ id, name: names.get(id) ?? null })).sort(byIdThenName),
-        space_reclaimed: res.body?.SpaceReclaimed ?? 0,
-      };
-    });
-    const networksOut = await step('networks', async () => {
-      const known = (await ctx.json<NetworkSummary[]>({ method: 'GET', path: '/networks' })).body ?? [];
-      return { deleted: await runNetworkPrune(ctx, f, known) };
-    });
-    const volumesOut = p.volumes ? await step('volumes', () => runVolumePrune(ctx, f, false)) : null;
-    const imagesOut = await step('images', async () => {
-      const res = await ctx.json<{ ImagesDeleted?: { Deleted?: string; Untagged?: string }[] | null; SpaceReclaimed?: number }>({
-        method: 'POST',
-        path: '/images/prune',
-        query: { filters: { ...engineFilters(f), dangling: [String(!p.all_images)] } },
-        timeoutMs: pruneTimeoutMs(ctx),
-      });
-      const byId = new Map(images.map((i) => [i.Id, i]));
-      const deleted = (res.body?.ImagesDeleted ?? []).filter((d) => d.Deleted).map((d) => ({ id: d.Deleted!, name: imageName(byId.get(d.Deleted!)) }));
-      return { deleted: deleted.sort(byIdThenName), space_reclaimed: res.body?.SpaceReclaimed ?? 0 };
-    });
-    const cacheOut = cache ? await step('build_cache', () => runBuildCachePrune(ctx, cache, p.all_images, f.until)) : null;
-    const sections = [containersOut, volumesOut, imagesOut, cacheOut];
-    return {
-      dry_run: false,
-      containers: containersOut,
-      networks: networksOut,
-      volumes: volumesOut,
-      images: imagesOut,
-      build_cache: cacheOut,
-      skipped,
-      space_reclaimed: sections.reduce((sum, s) => sum + (s?.space_reclaimed ?? 0), 0),
-    };
-  },
-});
-
-const volumeNames = (c: ContainerSummary) => (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name!);
-
-async function listAllContainers(ctx: OperationContext): Promise<ContainerSummary[]> {
-  return (await ctx.json<ContainerSummary[]>({ method: 'GET', path: '/containers/json', query: { all: true } })).body ?? [];
-}
-
-/** The build cache records, or undefined where the Engine has no build cache to report. */
-async function buildCacheRecords(ctx: OperationContext): Promise<BuildCacheRecord[] | undefined> {
-  const res = await ctx.json<{ BuildCache?: BuildCacheRecord[] | null }>({
-    method: 'GET',
-    path: '/system/df',
-    // Only the build cache: computing every image's and volume's size is slow (type= exists from 1.42).
-    query: ctx.atLeast('1.42') ? { type: ['build-cache'] } : undefined,
-    timeoutMs: pruneTimeoutMs(ctx),
-  });
-  const records = res.body?.BuildCache;
-  return records === undefined ? undefined : (records ?? []);
-}
-
-async function runBuildCachePrune(ctx: OperationContext, before: BuildCacheRecord[], all: boolean, until: number | undefined): Promise<Section<Named>> {
-  // The builder takes `until` as "not used for this long" (a duration).
-  const filters = until === undefined ? undefined : { until: [`${Math.max(1, Math.ceil(Date.now() / 1000 - until))}s`] };
-  const res = await ctx.json<{ CachesDeleted?: string[] | null; SpaceReclaimed?: number }>({
-    method: 'POST',
-    path: '/build/prune',
-    query: { all: all || undefined, filters },
-    timeoutMs: pruneTimeoutMs(ctx),
-  });
-  const names = new Map(before.map((r) => [r.ID, r.Description ?? null]));
-  return {
-    deleted: (res.body?.CachesDeleted ?? []).map((id) => ({ id, name: names.get(id) ?? null })).sort(byIdThenName),
-    space_reclaimed: res.body?.SpaceReclaimed ?? 0,
-  };
-}
-
-export const containmentOperations = [isolateContainer, restoreContainer, systemPrune] as const;
+export const containmentOperations = [isolateContainer, restoreContainer] as const;

@@ -1,11 +1,16 @@
 import type { z } from 'zod';
 import { systemOperations } from './system.js';
 import { containerOperations } from './containers.js';
-import { containerIoOperations } from './container-io.js';
-import { containmentOperations } from './containment.js';
+import { execOperations } from './exec.js';
+import { logsOperations } from './logs.js';
+import { statsOperations } from './stats.js';
+import { archiveOperations } from './archive.js';
 import { imageOperations } from './images.js';
+import { registryOperations } from './registry.js';
+import { buildOperations } from './build.js';
 import { networkOperations } from './networks.js';
 import { volumeOperations } from './volumes.js';
+import { containmentOperations } from './containment.js';
 import type { OperationDefinition } from './define.js';
 
 /**
@@ -14,7 +19,20 @@ import type { OperationDefinition } from './define.js';
  * derived from this list. Adding an operation = one declaration in its
  * family file + its tests.
  */
-export const operations = [...systemOperations, ...containerOperations, ...containerIoOperations, ...imageOperations, ...networkOperations, ...volumeOperations, ...containmentOperations] as const;
+export const operations = [
+  ...systemOperations,
+  ...containerOperations,
+  ...execOperations,
+  ...logsOperations,
+  ...statsOperations,
+  ...archiveOperations,
+  ...imageOperations,
+  ...registryOperations,
+  ...buildOperations,
+  ...networkOperations,
+  ...volumeOperations,
+  ...containmentOperations,
+] as const;
 
 export type AnyOperation = (typeof operations)[number];
 export type OperationName = AnyOperation['name'];

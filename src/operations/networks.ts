@@ -1,93 +1,17 @@
+/** Network operations: list, inspect, create, remove, connect, disconnect, prune. */
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { enginePath, normalizeFilters } from '../engine/path.js';
-import { containerRef, defineOperation, dryRunParam, timePointParam, toUnixSeconds, type OperationContext } from './define.js';
-
-/* ---------------- shared building blocks ---------------- */
-
-/** A network id, short id, or name. */
-export const networkRef = z
-  .string()
-  .min(1)
-  .max(256)
-  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'expected a network id or name (letters, digits, "_", ".", "-")')
-  .describe('Network id, short id, or name');
+import { defineOperation, type OperationContext } from './define.js';
+import { inspectContainer, nameWithoutSlash } from './shared/container-lookup.js';
+import { engineMessageOf } from './shared/engine-errors.js';
+import type { NetworkSummary } from './shared/engine-types.js';
+import { cidrContains, parseCidr, parseIp } from './shared/ip.js';
+import { disconnect, endpointOn, inspectNetwork, networkRef, PREDEFINED_NETWORKS } from './shared/network-lookup.js';
+import { containerRef, dryRunParam } from './shared/params.js';
+import { byName, planNetworkPrune, pruneFiltersParam, resolvePruneFilters, runNetworkPrune } from './shared/prune.js';
 
 const stringList = z.union([z.string(), z.array(z.string())]);
-const labelFilter = z.string().regex(/^[^=]+(=[\s\S]*)?$/, 'expected "key" or "key=value"');
-const labelList = z.union([labelFilter, z.array(labelFilter)]);
-
-/**
- * The filters every prune takes. The Engine's semantics: an object is pruned
- * when it carries every `label` entry, and is kept when it carries every
- * `label!` entry (one missing `label!` label is enough to prune it).
- */
-export const pruneFiltersParam = z
-  .object({
-    label: labelList.optional().describe('Only objects carrying all of these labels: "key" or "key=value"'),
-    'label!': labelList.optional().describe('Keep objects carrying all of these labels: "key" or "key=value"'),
-    until: timePointParam.optional().describe('Only objects created before this time: "24h" (a day ago), unix seconds or RFC 3339'),
-  })
-  .strict();
-export type PruneFilters = z.output<typeof pruneFiltersParam>;
-
-/** Prune filters resolved once, so a dry run and the real prune use the same cut-off time. */
-export interface ResolvedPruneFilters {
-  label: string[];
-  labelNot: string[];
-  /** Unix seconds, or undefined for no time limit. */
-  until: number | undefined;
-}
-
-export function resolvePruneFilters(filters: PruneFilters | undefined, now: number = Date.now()): ResolvedPruneFilters {
-  const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-  return {
-    label: list(filters?.label),
-    labelNot: list(filters?.['label!']),
-    until: filters?.until === undefined ? undefined : toUnixSeconds(filters.until, now),
-  };
-}
-
-/** The filters as the Engine's prune endpoints take them (until as absolute unix seconds). */
-export function engineFilters(f: ResolvedPruneFilters, withUntil = true): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  if (f.label.length) out.label = f.label;
-  if (f.labelNot.length) out['label!'] = f.labelNot;
-  if (withUntil && f.until !== undefined) out.until = [f.until.toFixed(9)];
-  return out;
-}
-
-function hasLabel(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  if (eq < 0) return Object.hasOwn(labels, filter);
-  const key = filter.slice(0, eq);
-  return Object.hasOwn(labels, key) && labels[key] === filter.slice(eq + 1);
-}
-
-/** Whether labels pass a prune's label filters, with the Engine's semantics (see pruneFiltersParam). */
-export function matchesLabelFilters(labels: Record<string, string> | null | undefined, f: Pick<ResolvedPruneFilters, 'label' | 'labelNot'>): boolean {
-  const l = labels ?? {};
-  if (!f.label.every((x) => hasLabel(l, x))) return false;
-  if (f.labelNot.length && f.labelNot.every((x) => hasLabel(l, x))) return false;
-  return true;
-}
-
-/** Whether an object created at `created` (unix seconds or an RFC 3339 string) passes an `until` filter. */
-export function createdBefore(created: number | string | undefined, until: number | undefined): boolean {
-  if (until === undefined) return true;
-  const t = typeof created === 'number' ? created : created ? Date.parse(created) / 1000 : NaN;
-  return Number.isNaN(t) || t <= until;
-}
-
-/** Prunes walk every object and may take a while on a busy Engine. */
-export function pruneTimeoutMs(ctx: OperationContext): number {
-  return Math.max(ctx.config.timeout, 300) * 1000;
-}
-
-export function engineMessageOf(err: ConnectorError): string {
-  const m = err.details?.engine_message;
-  return typeof m === 'string' ? m : err.message;
-}
 
 /** The Engine answers 403 for network rules (pre-defined network, active endpoints): a conflict, not an access problem. */
 function asConflict(err: unknown, ctx: OperationContext, what: string): unknown {
@@ -97,87 +21,7 @@ function asConflict(err: unknown, ctx: OperationContext, what: string): unknown 
   return err;
 }
 
-/* ---------------- IP address checks (before anything is sent) ---------------- */
-
-interface ParsedIp {
-  bits: 32 | 128;
-  value: bigint;
-}
-
-function parseIpv4(s: string): bigint | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0n;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    v = (v << 8n) | BigInt(Number(p));
-  }
-  return v;
-}
-
-function parseIpv6(s: string): bigint | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || s.split('::').length > 2) return undefined;
-  const groups: number[] = [];
-  const parseSide = (side: string, allowV4Tail: boolean): number[] | undefined => {
-    if (side === '') return [];
-    const out: number[] = [];
-    const items = side.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      if (allowV4Tail && i === items.length - 1 && item.includes('.')) {
-        const v4 = parseIpv4(item);
-        if (v4 === undefined) return undefined;
-        out.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(item)) {
-        out.push(parseInt(item, 16));
-      } else {
-        return undefined;
-      }
-    }
-    return out;
-  };
-  const [head, tail] = s.split('::') as [string, string | undefined];
-  if (tail === undefined) {
-    const all = parseSide(head, true);
-    if (!all || all.length !== 8) return undefined;
-    groups.push(...all);
-  } else {
-    const left = parseSide(head, false);
-    const right = parseSide(tail, true);
-    if (!left || !right || left.length + right.length > 7) return undefined;
-    groups.push(...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right);
-  }
-  return groups.reduce((v, g) => (v << 16n) | BigInt(g), 0n);
-}
-
-export function parseIp(s: string): ParsedIp | undefined {
-  const v4 = parseIpv4(s);
-  if (v4 !== undefined) return { bits: 32, value: v4 };
-  const v6 = s.includes(':') ? parseIpv6(s) : undefined;
-  return v6 === undefined ? undefined : { bits: 128, value: v6 };
-}
-
-export interface ParsedCidr extends ParsedIp {
-  prefix: number;
-}
-
-export function parseCidr(s: string): ParsedCidr | undefined {
-  const slash = s.indexOf('/');
-  if (slash < 0) return undefined;
-  const ip = parseIp(s.slice(0, slash));
-  const prefixText = s.slice(slash + 1);
-  if (!ip || !/^\d{1,3}$/.test(prefixText)) return undefined;
-  const prefix = Number(prefixText);
-  return prefix > ip.bits ? undefined : { ...ip, prefix };
-}
-
-/** Whether `inner` (an address, or a range with its own prefix) lies inside `outer`. */
-export function cidrContains(outer: ParsedCidr, inner: ParsedIp & { prefix?: number }): boolean {
-  if (outer.bits !== inner.bits) return false;
-  if (inner.prefix !== undefined && inner.prefix < outer.prefix) return false;
-  const shift = BigInt(outer.bits - outer.prefix);
-  return outer.value >> shift === inner.value >> shift;
-}
+/* ---------------- address checks (before anything is sent) ---------------- */
 
 const ipText = z.string().refine((s) => parseIp(s) !== undefined, 'expected an IPv4 or IPv6 address');
 const cidrText = z.string().refine((s) => parseCidr(s) !== undefined, 'expected a subnet in CIDR notation, e.g. 172.30.0.0/16 or fd00:1::/64');
@@ -211,60 +55,6 @@ export function ipamPoolProblems(pool: IpamPoolInput): [string, string][] {
   }
   return problems;
 }
-
-/* ---------------- Engine shapes we read ---------------- */
-
-export interface NetworkSummary {
-  Id: string;
-  Name: string;
-  Created?: string;
-  Scope?: string;
-  Driver?: string;
-  Ingress?: boolean;
-  Labels?: Record<string, string> | null;
-  Containers?: Record<string, { Name?: string }> | null;
-}
-
-export interface EndpointSettings {
-  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
-  Links?: string[] | null;
-  Aliases?: string[] | null;
-  NetworkID?: string;
-  IPAddress?: string;
-  GlobalIPv6Address?: string;
-  MacAddress?: string;
-  DriverOpts?: Record<string, string> | null;
-  GwPriority?: number;
-}
-
-export interface ContainerInspect {
-  Id: string;
-  Name: string;
-  State?: { Status?: string; Running?: boolean; Paused?: boolean };
-  HostConfig?: { NetworkMode?: string };
-  NetworkSettings?: { Networks?: Record<string, EndpointSettings> | null };
-}
-
-export async function inspectNetwork(ctx: OperationContext, ref: string): Promise<NetworkSummary> {
-  return (await ctx.json<NetworkSummary>({ method: 'GET', path: enginePath`/networks/${ref}` })).body;
-}
-
-export async function inspectContainer(ctx: OperationContext, ref: string): Promise<ContainerInspect> {
-  return (await ctx.json<ContainerInspect>({ method: 'GET', path: enginePath`/containers/${ref}/json` })).body;
-}
-
-/** The container's endpoint on a network, matched by id or name (a stopped container's entry has no NetworkID). */
-export function endpointOn(container: ContainerInspect, network: NetworkSummary): EndpointSettings | undefined {
-  for (const [name, ep] of Object.entries(container.NetworkSettings?.Networks ?? {})) {
-    if (ep.NetworkID === network.Id || name === network.Name) return ep;
-  }
-  return undefined;
-}
-
-export const containerName = (name: string | undefined) => (name ?? '').replace(/^\//, '');
-
-/** Networks the Engine creates itself and never prunes or removes. */
-export const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none', 'default', 'nat', 'ingress']);
 
 /* ---------------- operations ---------------- */
 
@@ -403,7 +193,7 @@ export const removeNetwork = defineOperation({
   result: '{deleted: [{id, name}], dry_run}',
   async run(ctx, p) {
     const net = await inspectNetwork(ctx, p.network);
-    const attached = Object.entries(net.Containers ?? {}).map(([id, c]) => ({ id, name: containerName(c.Name) }));
+    const attached = Object.entries(net.Containers ?? {}).map(([id, c]) => ({ id, name: nameWithoutSlash(c.Name) }));
     if (p.dry_run) {
       if (PREDEFINED_NETWORKS.has(net.Name)) {
         throw new ConnectorError('CONFLICT', `${net.Name} is a pre-defined network and cannot be removed`, { operation: ctx.operation });
@@ -451,7 +241,7 @@ export const connectNetwork = defineOperation({
   result: '{changed, network: {id, name}, container: {id, name}}',
   async run(ctx, p) {
     const [net, container] = await Promise.all([inspectNetwork(ctx, p.network), inspectContainer(ctx, p.container)]);
-    const who = { network: { id: net.Id, name: net.Name }, container: { id: container.Id, name: containerName(container.Name) } };
+    const who = { network: { id: net.Id, name: net.Name }, container: { id: container.Id, name: nameWithoutSlash(container.Name) } };
     if (endpointOn(container, net)) return { changed: false, ...who };
     const ipam = p.ipv4_address || p.ipv6_address ? { IPv4Address: p.ipv4_address, IPv6Address: p.ipv6_address } : undefined;
     try {
@@ -486,7 +276,7 @@ export const disconnectNetwork = defineOperation({
   result: '{changed, network: {id, name}, container: {id, name}}',
   async run(ctx, p) {
     const [net, container] = await Promise.all([inspectNetwork(ctx, p.network), inspectContainer(ctx, p.container)]);
-    const who = { network: { id: net.Id, name: net.Name }, container: { id: container.Id, name: containerName(container.Name) } };
+    const who = { network: { id: net.Id, name: net.Name }, container: { id: container.Id, name: nameWithoutSlash(container.Name) } };
     if (!endpointOn(container, net)) return { changed: false, ...who };
     try {
       await disconnect(ctx, net.Id, container.Id, p.force);
@@ -496,53 +286,6 @@ export const disconnectNetwork = defineOperation({
     return { changed: true, ...who };
   },
 });
-
-/** Disconnects; "not connected" (a race, or a retried request that had worked) is not a failure. Returns whether it disconnected. */
-export async function disconnect(ctx: OperationContext, networkId: string, containerId: string, force: boolean): Promise<boolean> {
-  try {
-    await ctx.json({ method: 'POST', path: enginePath`/networks/${networkId}/disconnect`, body: { Container: containerId, Force: force } });
-    return true;
-  } catch (err) {
-    if (err instanceof ConnectorError && /is not connected/i.test(engineMessageOf(err))) return false;
-    throw err;
-  }
-}
-
-/**
- * What POST /networks/prune removes, the way the Engine decides it: every
- * network that is not pre-defined, passes the filters, and has no endpoint
- * (a network only stopped containers refer to has none, so it goes too).
- */
-export async function planNetworkPrune(ctx: OperationContext, f: ResolvedPruneFilters): Promise<{ candidates: { id: string; name: string }[]; all: NetworkSummary[] }> {
-  const all = (await ctx.json<NetworkSummary[]>({ method: 'GET', path: '/networks' })).body ?? [];
-  const eligible = all.filter((n) => !PREDEFINED_NETWORKS.has(n.Name) && !n.Ingress && matchesLabelFilters(n.Labels, f) && createdBefore(n.Created, f.until));
-  // The list form leaves out attached containers: inspect each candidate.
-  const checked = await Promise.all(
-    eligible.map(async (n) => {
-      try {
-        const full = await inspectNetwork(ctx, n.Id);
-        return Object.keys(full.Containers ?? {}).length === 0 ? { id: n.Id, name: n.Name } : undefined;
-      } catch (err) {
-        if (err instanceof ConnectorError && err.code === 'NOT_FOUND') return undefined; // removed meanwhile
-        throw err;
-      }
-    }),
-  );
-  return { candidates: checked.filter((c): c is { id: string; name: string } => c !== undefined), all };
-}
-
-/** Runs POST /networks/prune and names what went (the Engine answers with names only). */
-export async function runNetworkPrune(ctx: OperationContext, f: ResolvedPruneFilters, known: NetworkSummary[]): Promise<{ id: string | null; name: string }[]> {
-  const res = await ctx.json<{ NetworksDeleted?: string[] | null }>({
-    method: 'POST',
-    path: '/networks/prune',
-    query: { filters: engineFilters(f) },
-    timeoutMs: pruneTimeoutMs(ctx),
-  });
-  return (res.body?.NetworksDeleted ?? []).map((name) => ({ id: known.find((n) => n.Name === name)?.Id ?? null, name })).sort(byName);
-}
-
-export const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
 
 export const pruneNetworks = defineOperation({
   name: 'prune_networks',

@@ -1,8 +1,13 @@
+/** Volume operations: list, inspect, create, remove, prune. */
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { enginePath, normalizeFilters } from '../engine/path.js';
-import { defineOperation, dryRunParam, type OperationContext } from './define.js';
-import { containerName, engineFilters, engineMessageOf, matchesLabelFilters, pruneFiltersParam, pruneTimeoutMs, resolvePruneFilters, type ResolvedPruneFilters } from './networks.js';
+import { defineOperation, type OperationContext } from './define.js';
+import { nameWithoutSlash } from './shared/container-lookup.js';
+import { engineMessageOf } from './shared/engine-errors.js';
+import type { VolumeSummary } from './shared/engine-types.js';
+import { dryRunParam, invalidParam } from './shared/params.js';
+import { planVolumePrune, resolvePruneFilters, runVolumePrune, volumePruneFiltersParam, volumePruneSparesNamed } from './shared/prune.js';
 
 /** The local driver's rule for names; other drivers are at least this strict in practice. */
 export const volumeRef = z
@@ -11,18 +16,6 @@ export const volumeRef = z
   .max(255)
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'expected a volume name (letters, digits, "_", ".", "-"; at least two characters)')
   .describe('Volume name');
-
-/** The label the Engine (23+) puts on volumes it creates for a container without a name. */
-export const ANONYMOUS_VOLUME_LABEL = 'com.docker.volume.anonymous';
-
-export interface VolumeSummary {
-  Name: string;
-  Driver?: string;
-  Labels?: Record<string, string> | null;
-  Mountpoint?: string;
-  CreatedAt?: string;
-  Scope?: string;
-}
 
 const stringList = z.union([z.string(), z.array(z.string())]);
 
@@ -103,7 +96,7 @@ export const createVolume = defineOperation({
 /** Containers (running or not) that refer to a volume. */
 export async function volumeUsers(ctx: OperationContext, name: string): Promise<{ id: string; name: string }[]> {
   const res = await ctx.json<{ Id: string; Names?: string[] }[]>({ method: 'GET', path: '/containers/json', query: { all: true, filters: { volume: [name] } } });
-  return (res.body ?? []).map((c) => ({ id: c.Id, name: containerName(c.Names?.[0]) }));
+  return (res.body ?? []).map((c) => ({ id: c.Id, name: nameWithoutSlash(c.Names?.[0]) }));
 }
 
 function volumeInUse(ctx: OperationContext, name: string, users: { id: string; name: string }[], cause?: ConnectorError): ConnectorError {
@@ -154,48 +147,6 @@ export const removeVolume = defineOperation({
   },
 });
 
-export interface VolumePruneOptions {
-  /** Also named volumes (API 1.42+; older APIs prune every unused volume anyway). */
-  all: boolean;
-  /** Volumes that become unused before this prune runs (system_prune removes their containers first). */
-  freed?: Set<string>;
-}
-
-/**
- * What POST /volumes/prune removes, the way the Engine decides it: local
- * volumes no container refers to, passing the label filters; on API 1.42+
- * only anonymous ones unless `all`.
- */
-export async function planVolumePrune(ctx: OperationContext, f: ResolvedPruneFilters, opts: VolumePruneOptions): Promise<{ name: string }[]> {
-  const list = async (filters: Record<string, string[]>) =>
-    (await ctx.json<{ Volumes?: VolumeSummary[] | null }>({ method: 'GET', path: '/volumes', query: { filters } })).body?.Volumes ?? [];
-  const [local, dangling] = await Promise.all([list({ driver: ['local'] }), list({ dangling: ['true'], driver: ['local'] })]);
-  const unused = new Set([...dangling.map((v) => v.Name), ...(opts.freed ?? [])]);
-  const anonymousOnly = ctx.atLeast('1.42') && !opts.all;
-  return local
-    .filter((v) => unused.has(v.Name) && matchesLabelFilters(v.Labels, f) && (!anonymousOnly || Object.hasOwn(v.Labels ?? {}, ANONYMOUS_VOLUME_LABEL)))
-    .map((v) => ({ name: v.Name }))
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-export async function runVolumePrune(ctx: OperationContext, f: ResolvedPruneFilters, all: boolean): Promise<{ deleted: { name: string }[]; space_reclaimed: number }> {
-  const filters = engineFilters(f, false);
-  // The `all` filter exists from 1.42; older Engines reject it and prune named volumes anyway.
-  if (all && ctx.atLeast('1.42')) filters.all = ['true'];
-  const res = await ctx.json<{ VolumesDeleted?: string[] | null; SpaceReclaimed?: number }>({
-    method: 'POST',
-    path: '/volumes/prune',
-    query: { filters },
-    timeoutMs: pruneTimeoutMs(ctx),
-  });
-  return {
-    deleted: (res.body?.VolumesDeleted ?? []).map((name) => ({ name })).sort((a, b) => a.name.localeCompare(b.name)),
-    space_reclaimed: res.body?.SpaceReclaimed ?? 0,
-  };
-}
-
-export const volumePruneFilters = pruneFiltersParam.omit({ until: true });
-
 export const pruneVolumes = defineOperation({
   name: 'prune_volumes',
   category: 'volumes',
@@ -204,7 +155,7 @@ export const pruneVolumes = defineOperation({
     'Removes local volumes no container (running or stopped) refers to (POST /volumes/prune). On API 1.42 and later only anonymous volumes go unless `all` is true. Older APIs (Engine 20.10) cannot spare named volumes, so there the call is refused unless `all` is true: a prune never removes more than it was asked to. `dry_run` lists exactly what would go.',
   params: z
     .object({
-      filters: volumePruneFilters.optional().describe('Which volumes: {label, "label!"} (volumes have no until filter)'),
+      filters: volumePruneFiltersParam.optional().describe('Which volumes: {label, "label!"} (volumes have no until filter)'),
       all: z.boolean().default(false).describe('Also named volumes, not only anonymous ones (required on APIs before 1.42, which cannot spare named volumes)'),
       dry_run: dryRunParam,
     })
@@ -227,11 +178,11 @@ export const pruneVolumes = defineOperation({
  * run too, as it describes the real call).
  */
 function refuseWideningPrune(ctx: OperationContext, all: boolean): void {
-  if (all || ctx.atLeast('1.42')) return;
-  throw new ConnectorError(
-    'INVALID_PARAMS',
-    `Invalid parameter all: this Engine speaks API ${ctx.apiVersion}, and before 1.42 a volume prune cannot spare named volumes; pass all: true to prune named and anonymous volumes alike`,
-    { operation: ctx.operation },
+  if (all || volumePruneSparesNamed(ctx)) return;
+  throw invalidParam(
+    ctx,
+    'all',
+    `this Engine speaks API ${ctx.apiVersion}, and before 1.42 a volume prune cannot spare named volumes; pass all: true to prune named and anonymous volumes alike`,
   );
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { extract } from 'tar-stream';
 import type { Readable } from 'node:stream';
-import { IgnoreMatcher, packDirectory, packFiles, parseDockerignore, withKept } from '../../src/engine/build-context.js';
+import { IgnoreMatcher, packDirectory, packFiles, parseDockerignore, withKept } from '../../src/files/build-context.js';
 
 function matcher(text: string): IgnoreMatcher {
   return IgnoreMatcher.fromText(text);

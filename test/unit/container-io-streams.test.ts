@@ -1,7 +1,8 @@
 import { PassThrough, Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CappedOutput, LogLineSplitter, OutputPump, type OutStream } from '../../src/operations/container-io.js';
+import { CappedOutput, OutputPump, type OutStream } from '../../src/operations/shared/output-pump.js';
+import { LogLineSplitter } from '../../src/operations/logs.js';
 
 function frame(stream: number, text: string | Buffer): Buffer {
   const payload = Buffer.isBuffer(text) ? text : Buffer.from(text);

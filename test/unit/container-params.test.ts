@@ -14,7 +14,7 @@ import {
   parseSize,
   parseVolumes,
   splitCommand,
-} from '../../src/operations/container-params.js';
+} from '../../src/operations/shared/container-params.js';
 import { validateParams } from '../../src/connector.js';
 import { getOperation } from '../../src/operations/index.js';
 import { ConnectorError } from '../../src/errors.js';
@@ -301,7 +301,7 @@ describe('operation schemas', () => {
     expect(invalid('container_commit', { container: 'c', repo: 'Bad:Repo' }).message).toMatch(/repo:/);
     expect(invalid('container_commit', { container: 'c', tag: 'v1' }).message).toMatch(/tag: a tag needs a repo/);
     expect(invalid('container_commit', { container: 'c', changes: ['RUN rm -rf /'] }).message).toMatch(/changes\.0:/);
-    expect(invalid('prune_containers', { filters: { status: 'exited' } }).message).toMatch(/unknown parameter "status"/);
+    expect(invalid('prune_containers', { filters: { status: 'exited' } }).message).toMatch(/unknown parameter "filters.status"/);
     expect(invalid('wait_container', { container: 'c', condition: 'done' }).message).toMatch(/condition:/);
     expect(invalid('stop_container', { container: 'c', signal: 'SIG TERM' }).message).toMatch(/signal:/);
     expect(invalid('container_top', { container: 'c', ps_args: 'aux; rm' }).message).toMatch(/ps_args:/);

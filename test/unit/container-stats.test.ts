@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeStats, type EngineStats } from '../../src/operations/container-io.js';
+import { computeStats, type EngineStats } from '../../src/operations/stats.js';
 
 /** A running container's sample on a cgroup v1 host, trimmed from a real Engine 20.10 answer. */
 const v1: EngineStats = {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeStreamToFile } from '../../src/engine/file-sink.js';
+import { writeStreamToFile } from '../../src/files/file-sink.js';
 
 let dir: string;
 beforeEach(() => {

@@ -2,25 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { validateParams } from '../../src/index.js';
 import { getOperation } from '../../src/registry.js';
 import { ConnectorError } from '../../src/errors.js';
+import { cidrContains, parseCidr, parseIp } from '../../src/operations/shared/ip.js';
+import { ipamPoolProblems } from '../../src/operations/networks.js';
 import {
-  cidrContains,
   createdBefore,
-  engineFilters,
-  ipamPoolProblems,
+  enginePruneFilters as engineFilters,
   matchesLabelFilters,
-  parseCidr,
-  parseIp,
-  resolvePruneFilters,
-} from '../../src/operations/networks.js';
-import {
   planBuildCachePrune,
   planContainerPrune,
   planImagePrune,
-  restoreEntry,
-  restoreRecordSchema,
-  userAliases,
-  type ImageSummary,
-} from '../../src/operations/containment.js';
+  resolvePruneFilters,
+} from '../../src/operations/shared/prune.js';
+import type { ImageSummary } from '../../src/operations/shared/engine-types.js';
+import { restoreEntry, restoreRecordSchema, userAliases } from '../../src/operations/containment.js';
 
 /** Validation alone, synchronously, with the operation taken from the full registry. */
 function validate(op: string, params: unknown): unknown {
@@ -97,9 +91,9 @@ describe('other parameter checks', () => {
     expect(invalid('remove_volume', { volume: 'a/b' }).message).toMatch(/volume:/);
   });
   it('prune filters are a closed set; volumes take no until', () => {
-    expect(invalid('prune_networks', { filters: { labels: 'x' } }).message).toMatch(/unknown parameter "labels"/);
+    expect(invalid('prune_networks', { filters: { labels: 'x' } }).message).toMatch(/unknown parameter "filters.labels"/);
     expect(invalid('prune_networks', { filters: { label: '=x' } }).message).toMatch(/filters\.label/);
-    expect(invalid('prune_volumes', { filters: { until: '1h' } }).message).toMatch(/unknown parameter "until"/);
+    expect(invalid('prune_volumes', { filters: { until: '1h' } }).message).toMatch(/unknown parameter "filters.until"/);
     expect(invalid('prune_networks', { filters: { until: 'yesterday-ish' } }).message).toMatch(/filters\.until/);
   });
   it('system_prune refuses combinations the Engine would get wrong', () => {

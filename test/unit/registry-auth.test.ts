@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encodeRegistryAuth, encodeRegistryConfig } from '../../src/engine/registry-auth.js';
 import { ConnectorError } from '../../src/errors.js';
-import { normalizeRegistry, registryCall, registryOf, splitReference } from '../../src/operations/images.js';
+import { normalizeRegistry, registryCall, registryOf } from '../../src/operations/shared/registry-access.js';
+import { splitReference } from '../../src/operations/shared/image-refs.js';
 
 /** Decodes the way the Engine does: base64url with padding required. */
 function strictDecode(value: string): unknown {

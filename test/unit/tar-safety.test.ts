@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { pack, type Header } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../src/errors.js';
-import { archiveEntryPath, extractArchive, pathInside, symlinkTargetInside, UnsafeEntryError } from '../../src/engine/tar-safety.js';
+import { archiveEntryPath, extractArchive, pathInside, symlinkTargetInside, UnsafeEntryError } from '../../src/files/tar-safety.js';
 
 type Entry = { header: Partial<Header> & { name: string }; body?: string };
 
