@@ -1,16 +1,17 @@
 import http from 'node:http';
-import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { ConnectorError } from '../errors.js';
-import type { EngineClient } from './client.js';
+import type { Dialer } from './connect.js';
 import { locationOf, mapHttpError, tlsErrorMessage } from './error-map.js';
 
 /**
  * An upgraded ("hijacked") connection to the Engine: after the request the
  * socket carries the process's stdin one way and its output the other. Used
  * by exec with stdin; the pooled client cannot do this (node:http hands an
- * upgraded socket out of the pool, through the 'upgrade' event only).
+ * upgraded socket out of the pool, through the 'upgrade' event only), so each
+ * upgrade dials a connection of its own. Callers go through
+ * EngineClient.upgrade (rate limit, version prefix, request log).
  *
  * The request asks for `Connection: Upgrade` / `Upgrade: tcp`; the Engine
  * answers `101 UPGRADED` and from then on the socket is raw. Any other
@@ -23,59 +24,45 @@ export interface UpgradedConnection {
   headers: IncomingHttpHeaders;
 }
 
-export interface UpgradeRequest {
-  /** The full path, version prefix included (`/v1.51/exec/…/start`). */
+export interface UpgradeAttempt {
+  method: string;
+  /** The full path, version prefix and query included (`/v1.51/exec/…/start`). */
   path: string;
-  body: unknown;
+  /** Host, authorization and content headers; the upgrade headers are added here. */
+  headers: Record<string, string>;
+  payload: Buffer | Readable | undefined;
   /** Until the 101 answer arrives. */
   timeoutMs: number;
   signal?: AbortSignal | undefined;
-  operation?: string;
-  apiVersion?: string;
+  operation?: string | undefined;
+  apiVersion?: string | undefined;
+  /** Removes configured secrets from text that came from outside. */
+  scrub(text: string): string;
 }
 
 const ERROR_BODY_CAP = 64 * 1024;
 
-export function upgradeRequest(engine: EngineClient, req: UpgradeRequest): Promise<UpgradedConnection> {
-  const ep = engine.endpoint;
-  const payload = Buffer.from(JSON.stringify(req.body));
-  const headers: Record<string, string> = {
-    host: ep.kind === 'unix' ? 'docker' : `${ep.hostname}:${ep.port}`,
-    'content-type': 'application/json',
-    'content-length': String(payload.length),
-    connection: 'Upgrade',
-    upgrade: 'tcp',
-  };
-  if (engine.authHeader) headers['authorization'] = engine.authHeader;
-
-  const useTls = ep.kind === 'tcp' && ep.tls;
-  const options: https.RequestOptions = {
-    agent: false, // a dedicated socket: it leaves HTTP after the 101
-    method: 'POST',
-    path: req.path,
-    headers,
-    ...(ep.kind === 'unix' ? { socketPath: ep.socketPath } : { host: ep.hostname, port: ep.port }),
-  };
-  if (useTls) Object.assign(options, engine.tlsOptions);
-
+/** Sends one upgrade request on a connection of its own and resolves with the raw socket once the Engine answered 101. */
+export function openUpgraded(dialer: Dialer, req: UpgradeAttempt): Promise<UpgradedConnection> {
+  const address = dialer.description.address;
+  const headers = { ...req.headers, connection: 'Upgrade', upgrade: 'tcp' };
   return new Promise((resolve, reject) => {
     let settled = false;
     let sent = false;
-    const request = (useTls ? https : http).request(options);
     const finish = (err: ConnectorError | undefined, value?: UpgradedConnection) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
       if (err) {
-        request.destroy();
+        request?.destroy();
         reject(err);
       } else resolve(value!);
     };
     const timer = setTimeout(
       () =>
         finish(
-          new ConnectorError('TIMEOUT', `The Engine at ${ep.address} did not answer within ${req.timeoutMs / 1000}s${sent ? '; the request was sent, so its outcome is unknown' : ''}`, {
+          new ConnectorError('TIMEOUT', `The Engine at ${address} did not answer within ${req.timeoutMs / 1000}s${sent ? '; the request was sent, so its outcome is unknown' : ''}`, {
             operation: req.operation,
             outcomeUnknown: sent,
           }),
@@ -84,9 +71,13 @@ export function upgradeRequest(engine: EngineClient, req: UpgradeRequest): Promi
     );
     timer.unref?.();
     const onAbort = () => finish(new ConnectorError('TIMEOUT', 'The call was cancelled', { operation: req.operation, outcomeUnknown: sent }));
+    let request: http.ClientRequest | undefined;
     if (req.signal?.aborted) return onAbort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
 
+    // No agent: a dedicated connection, which leaves HTTP after the 101. The dialer's default socket
+    // options are those of node's one-off agent (no-delay on).
+    request = http.request({ method: req.method, path: req.path, headers, createConnection: () => dialer.dial({ noDelay: true }) });
     request.on('finish', () => (sent = true));
     request.on('upgrade', (res, socket, head) => {
       if (settled) return socket.destroy();
@@ -102,26 +93,27 @@ export function upgradeRequest(engine: EngineClient, req: UpgradeRequest): Promi
       });
       res.on('end', () => {
         const status = res.statusCode ?? 0;
-        const body = engine.scrub(Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_CAP));
+        const body = req.scrub(Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_CAP));
         finish(
           status >= 200 && status < 300
             ? new ConnectorError('ENGINE_ERROR', `The Engine answered ${status} instead of upgrading the connection (a proxy in front of it may not pass upgrades)`, { status, operation: req.operation })
-            : mapHttpError(status, body, res.headers['content-type'], { operation: req.operation, apiVersion: req.apiVersion, location: locationOf(res.headers, engine) }),
+            : mapHttpError(status, body, res.headers['content-type'], { operation: req.operation, apiVersion: req.apiVersion, location: locationOf(res.headers, req) }),
         );
       });
-      res.on('error', () => finish(new ConnectorError('CONNECTION_FAILED', `Connection to the Docker Engine at ${ep.address} was lost`, { operation: req.operation })));
+      res.on('error', () => finish(new ConnectorError('CONNECTION_FAILED', `Connection to the Docker Engine at ${address} was lost`, { operation: req.operation })));
     });
     request.on('error', (raw: NodeJS.ErrnoException) => {
-      const tlsMessage = tlsErrorMessage(raw, ep.address);
-      if (tlsMessage) return finish(new ConnectorError('TLS_ERROR', engine.scrub(tlsMessage), { operation: req.operation }));
+      const tlsMessage = tlsErrorMessage(raw, address);
+      if (tlsMessage) return finish(new ConnectorError('TLS_ERROR', req.scrub(tlsMessage), { operation: req.operation }));
       const unknown = sent ? '; the request was sent, so its outcome is unknown' : '';
       finish(
-        new ConnectorError('CONNECTION_FAILED', engine.scrub(`Cannot reach the Docker Engine at ${ep.address}: ${raw.code ?? raw.message}${unknown}`), {
+        new ConnectorError('CONNECTION_FAILED', req.scrub(`Cannot reach the Docker Engine at ${address}: ${raw.code ?? raw.message}${unknown}`), {
           operation: req.operation,
           outcomeUnknown: sent,
         }),
       );
     });
-    request.end(payload);
+    if (req.payload instanceof Readable) req.payload.pipe(request);
+    else request.end(req.payload);
   });
 }

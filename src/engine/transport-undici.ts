@@ -1,33 +1,29 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AgentOptions } from 'node:https';
-import type { buildConnector, Dispatcher, Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { ConnectorError } from '../errors.js';
 import { bodyTooLarge } from './caps.js';
-import type { Endpoint } from './endpoint.js';
+import type { Dialer } from './connect.js';
 
 /**
  * The undici transport for buffered calls (the whole answer read into
- * memory): the small, frequent calls whose latency issue #7 measures.
+ * memory): the small, frequent calls.
  *
  * Why: node:http's own per-request cost (agent bookkeeping,
- * ClientRequest/IncomingMessage streams) made a bare node:http call 1.1–1.4 ×
- * raw undici's p50 on ping, list and inspect against the real Engine (the
- * more so the busier the machine), leaving no room for the connector under
- * issue #7's 1.10 × target. This transport calls undici's `Pool.dispatch`
+ * ClientRequest/IncomingMessage streams) is a large part of a small call's
+ * time against a local Engine. This transport calls undici's `Pool.dispatch`
  * with one small handler per request (no `request()` wrapper, no body
- * stream): the cheapest path undici offers, measured at 0.92–0.98 × raw
- * undici's `request()` for the client alone.
+ * stream): the cheapest path undici offers. Its connections are opened by
+ * the endpoint's dialer (connect.ts), as node:http's are.
  *
  * Why only buffered calls: streamed answers (logs, export, pull progress)
  * and streamed request bodies (tar uploads) stay on node:http. Their callers
  * hold a Node `IncomingMessage`, and undici's body, piped with dockerd as
- * the source, slowed to ~2 MiB/s and buffered in memory on Node 20
- * (bench/README.md); node:http streams at full speed in flat memory.
+ * the source, slowed to a crawl and buffered in memory on Node 20;
+ * node:http streams at full speed in flat memory. Figures: bench/README.md.
  *
  * undici is imported when first needed, never at start-up: its first use
- * costs ~40–60 ms, ~150 ms of CPU (V8 compiles its WebAssembly HTTP parser
- * in the background), a transient +30–35 MiB of RSS and +7–13 MiB for good
- * (measured on Node 20 here). See EngineTransport in client.ts for when.
+ * costs start-up time, CPU (V8 compiles its WebAssembly HTTP parser in the
+ * background) and memory. See EngineTransport in client.ts for when.
  */
 
 /** A whole answer: status, headers and the body bytes (for error statuses, at most `errorCap` of them). */
@@ -43,9 +39,8 @@ export interface Cancel {
 }
 
 export interface UndiciTransportOptions {
-  endpoint: Endpoint;
-  /** TLS settings of the endpoint (CA, client certificate, verification, server name), as for the https agent. */
-  tls: AgentOptions | undefined;
+  /** Opens the pool's connections. */
+  dialer: Dialer;
   /** Most connections kept open at once (the node:http agent's maxSockets). */
   connections: number;
   /** Longest wait for a connection to open; past it the attempt fails as never sent. */
@@ -58,26 +53,23 @@ export interface UndiciTransportOptions {
 
 interface Undici {
   Pool: typeof Pool;
-  buildConnector: typeof buildConnector;
 }
 let undici: Promise<Undici> | undefined;
 
 /**
- * undici's Pool and connector, imported once per process. Their own modules
- * first: the package entry also loads fetch, WebSocket, caches and mock
- * agents (measured: +10–18 MiB RSS and 60–200 ms, against +4–7 MiB and
- * 25–45 ms for the pool alone, which loads the connector anyway). undici 7
- * has no "exports" map, so the paths are reachable; should a release move
- * them, the package entry is the fallback. The names are variables so that
- * bundlers leave these imports to run time.
+ * undici's Pool, imported once per process. Its own module first: the
+ * package entry also loads fetch, WebSocket, caches and mock agents, which
+ * cost memory and start-up time the pool does not need (bench/README.md).
+ * undici 7 has no "exports" map, so the path is reachable; should a release
+ * move it, the package entry is the fallback. The names are variables so
+ * that bundlers leave these imports to run time.
  */
 const POOL_MODULE = 'undici/lib/dispatcher/pool.js';
-const CONNECT_MODULE = 'undici/lib/core/connect.js';
 const PACKAGE = 'undici';
 
 function loadUndici(): Promise<Undici> {
-  undici ??= Promise.all([import(POOL_MODULE), import(CONNECT_MODULE)]).then(
-    ([pool, connect]: [{ default: typeof Pool }, { default: typeof buildConnector }]) => ({ Pool: pool.default, buildConnector: connect.default }),
+  undici ??= import(POOL_MODULE).then(
+    (pool: { default: typeof Pool }) => ({ Pool: pool.default }),
     async () => (await import(PACKAGE)) as Undici,
   );
   undici.catch(() => (undici = undefined));
@@ -88,7 +80,6 @@ export class UndiciTransport {
   private pool: Pool | undefined;
   private poolPromise: Promise<Pool> | undefined;
   private readonly origin: string;
-  private readonly servername: string | undefined;
   /**
    * Errors of this pool's TLS connections, counted, and the last one. A server that refuses
    * the client certificate says so with an alert after the TLS 1.3 handshake; undici then
@@ -99,12 +90,8 @@ export class UndiciTransport {
   private lastTlsFailure: Error | undefined;
 
   constructor(private readonly options: UndiciTransportOptions) {
-    const ep = options.endpoint;
-    // For a unix socket the origin only names the Host; the socket path does the connecting.
-    this.origin = ep.kind === 'unix' ? 'http://docker' : `${ep.tls ? 'https' : 'http'}://${ep.hostname.includes(':') ? `[${ep.hostname}]` : ep.hostname}:${ep.port}`;
-    // undici takes the TLS server name from the Host header before its connect options:
-    // a configured tls_server_name must be given per request to win, as it does for the https agent.
-    this.servername = options.tls?.servername || undefined;
+    // Where the pool's connections go, and their TLS server name, are the dialer's: the origin only keys the pool.
+    this.origin = options.dialer.origin;
   }
 
   /**
@@ -123,7 +110,6 @@ export class UndiciTransport {
       body: body ?? null,
       // undici closes the connection after every HEAD unless told the answer has no body to skip.
       reset: method === 'HEAD' ? false : undefined,
-      servername: this.servername,
     } as Dispatcher.DispatchOptions;
     if (this.pool) this.pool.dispatch(opts, handler);
     else this.open().then((pool) => pool.dispatch(opts, handler), (err: Error) => handler.onResponseError(undefined, err));
@@ -160,27 +146,14 @@ export class UndiciTransport {
   private open(): Promise<Pool> {
     if (this.poolPromise) return this.poolPromise;
     const opening = loadUndici().then(
-      ({ Pool, buildConnector }) => {
-        const ep = this.options.endpoint;
-        const tls = this.options.tls;
-        const timeout = this.options.connectTimeoutMs;
-        let connect: buildConnector.connector | buildConnector.BuildOptions;
-        if (ep.kind === 'unix') connect = { socketPath: ep.socketPath, timeout };
-        else if (!tls) connect = { timeout };
-        else {
-          const base = buildConnector({ ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized, servername: tls.servername, timeout });
-          connect = (opts, callback) =>
-            base(opts, (err, socket) => {
-              if (err || !socket) return callback(err ?? new Error('no socket'), null);
-              socket.prependListener('error', (e: Error) => {
-                if ((e as { code?: string }).code !== 'UND_ERR_SOCKET') {
-                  this.lastTlsFailure = e;
-                  this.tlsFailures++;
-                }
-              });
-              callback(null, socket);
-            });
-        }
+      ({ Pool }) => {
+        const connect = this.options.dialer.undiciConnect({
+          timeoutMs: this.options.connectTimeoutMs,
+          onTlsError: (e) => {
+            this.lastTlsFailure = e;
+            this.tlsFailures++;
+          },
+        });
         const pool = new Pool(this.origin, {
           connections: this.options.connections,
           pipelining: 1,

@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import type { Readable } from 'node:stream';
-import type { EngineClient, EngineRequest, EngineResponse } from '../engine/client.js';
+import type { EndpointDescription, EngineRequest, EngineResponse, EngineUpgradeRequest, PingInfo, UpgradedConnection } from '../engine/client.js';
 import type { IncomingMessage } from 'node:http';
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -32,8 +32,15 @@ export interface OperationContext {
   json<T = unknown>(req: EngineRequest): Promise<EngineResponse<T>>;
   /** Streaming call → unread body (consume or destroy it). */
   stream(req: EngineRequest): Promise<EngineResponse<IncomingMessage>>;
-  /** The low-level client, for the few operations that need it (ping). */
-  readonly engine: EngineClient;
+  /**
+   * Upgraded call (exec with stdin) → the raw connection, input one way and output the other
+   * (end or destroy it). Rate-limited, versioned and logged like any call; never retried.
+   */
+  upgrade(req: EngineUpgradeRequest): Promise<UpgradedConnection>;
+  /** Pings the Engine (unversioned /_ping): its newest API version, OS type, builder. */
+  ping(): Promise<PingInfo>;
+  /** The Engine endpoint this call goes to: its address (never credentials), kind and whether it speaks TLS. */
+  readonly endpoint: EndpointDescription;
   /** X-Registry-Auth value from per-call credentials, else the configured ones; undefined when none. */
   registryAuth(override?: RegistryCredentials): string | undefined;
   /** Progress sink; a no-op unless a surface asked for progress. */

@@ -1,7 +1,6 @@
 /** exec_container: runs a command in a running container and returns its exit code and output. */
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
-import { upgradeRequest } from '../engine/hijack.js';
 import { enginePath } from '../engine/path.js';
 import { defineOperation, type OperationContext } from './define.js';
 import { CappedOutput, MiB, OutputPump, type OutStream } from './shared/output-pump.js';
@@ -93,13 +92,10 @@ export const execContainer = defineOperation({
     // the upgrade even Engine 28 labels a framed exec stream "raw-stream" (only a 101 says it right).
     let pump: OutputPump;
     if (feedStdin) {
-      const conn = await upgradeRequest(ctx.engine, {
-        path: `/v${ctx.apiVersion}${enginePath`/exec/${execId}/start`}`,
+      const conn = await ctx.upgrade({
+        path: enginePath`/exec/${execId}/start`,
         body: startBody,
         timeoutMs: Math.min(timeoutMs, ctx.config.timeout * 1000),
-        signal: ctx.signal,
-        operation: ctx.operation,
-        apiVersion: ctx.apiVersion,
       });
       pump = new OutputPump(conn.socket, p.tty, onData, ctx.operation, conn.head);
       // Without a TTY, half-close after the input: the command reads end-of-file while its

@@ -14,10 +14,12 @@ import { containmentOperations } from './containment.js';
 import type { OperationDefinition } from './define.js';
 
 /**
- * The operation registry: the single source of truth. The manifest, the
- * CLI, the HTTP routes and OpenAPI document and the MCP tools are all
- * derived from this list. Adding an operation = one declaration in its
- * family file + its tests.
+ * The catalogue of operations, every family loaded at once: the single
+ * source of truth. The manifest, the CLI, the HTTP routes and OpenAPI
+ * document and the MCP tools are all derived from this list (a caller that
+ * runs one operation finds its family through catalogue.ts instead, and
+ * loads only that). Adding an operation = one declaration in its family file,
+ * its line in catalogue.ts + its tests.
  */
 export const operations = [
   ...systemOperations,

@@ -55,7 +55,7 @@ export const ping = defineOperation({
   idempotent: true,
   result: '{ok: true, api_version, engine_api_version, os_type, experimental, builder_version}',
   async run(ctx) {
-    const info = await ctx.engine.ping(ctx.signal, ctx.operation);
+    const info = await ctx.ping();
     return {
       ok: true as const,
       api_version: ctx.apiVersion,
@@ -203,12 +203,12 @@ export const health = defineOperation({
   async run(ctx) {
     // The connector calls this with a context whose version may be unknown; see Connector.health().
     const started = performance.now();
-    const info = await ctx.engine.ping(ctx.signal, ctx.operation);
+    const info = await ctx.ping();
     const latency = performance.now() - started;
     const version = await ctx.json<{ Version?: string }>({ method: 'GET', path: '/version' });
     return {
       reachable: true,
-      endpoint: ctx.engine.endpoint.address,
+      endpoint: ctx.endpoint.address,
       api_version: ctx.apiVersion,
       engine_api_version: info.apiVersion ?? null,
       engine_version: version.body?.Version ?? null,
