@@ -6,7 +6,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // restarts an Engine is a project of its own, run after the others.
 //
 // Integration tests exercise what users run: `docker-connector`,
-// `docker-connector/registry` and `docker-connector/service` resolve to the
+// `docker-connector/catalogue` and `docker-connector/service` resolve to the
 // bundle in dist/bundle/ (as package.json "exports" does), and the bundle is
 // loaded by Node itself, not transformed by Vite, so a bundling mistake fails
 // them. `npm test` builds first. test/unit/artifact-imports.test.ts checks
@@ -15,7 +15,7 @@ const bundle = (file: string) => fileURLToPath(new URL(`./dist/bundle/${file}`, 
 const artifact = {
   resolve: {
     alias: [
-      { find: /^docker-connector\/registry$/, replacement: bundle('registry.js') },
+      { find: /^docker-connector\/catalogue$/, replacement: bundle('catalogue.js') },
       { find: /^docker-connector\/service$/, replacement: bundle('service.js') },
       { find: /^docker-connector$/, replacement: bundle('index.js') },
     ],

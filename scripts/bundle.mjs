@@ -1,7 +1,7 @@
 /**
  * Bundles the compiled library and CLI (dist/, from tsc) into dist/bundle/:
  *   index.js     the package's main entry      (import 'docker-connector')
- *   registry.js  every operation + manifest    (import 'docker-connector/registry')
+ *   catalogue.js every operation + manifest    (import 'docker-connector/catalogue')
  *   cli.js       the CLI                        (bin/docker-connector.js)
  *   service.js   the HTTP service and MCP server (import 'docker-connector/service')
  *
@@ -25,7 +25,7 @@ const outdir = `${dist}bundle/`;
 rmSync(outdir, { recursive: true, force: true });
 
 await build({
-  entryPoints: { index: `${dist}index.js`, registry: `${dist}registry.js`, cli: `${dist}cli/main.js`, service: `${dist}service.js` },
+  entryPoints: { index: `${dist}index.js`, catalogue: `${dist}catalogue.js`, cli: `${dist}cli/main.js`, service: `${dist}service.js` },
   outdir,
   bundle: true,
   splitting: true,

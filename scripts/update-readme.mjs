@@ -1,4 +1,4 @@
-// Regenerates the operations table in README.md from the built registry (npm run docs).
+// Regenerates the operations table in README.md from the built catalogue (npm run docs).
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { withOperationsTable } from '../dist/docs.js';
 

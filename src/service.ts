@@ -7,6 +7,6 @@ export { HttpService, type CreateServiceOptions, type ServiceOverrides } from '.
 export { buildApp, type ServiceApp } from './http/app.js';
 export { parseServiceSettings, type ServiceSettings } from './http/settings.js';
 export { McpService } from './mcp/service.js';
-export { createAuditLog, type AuditLog, type AuditEntry } from './surfaces/audit.js';
-export { KeyStore, Policy } from './surfaces/policy.js';
+export { createAuditLog, type AuditLog, type AuditEntry } from './access/audit.js';
+export { KeyStore, Policy } from './access/policy.js';
 export { createLogger, silentLogger, type Logger } from './log.js';

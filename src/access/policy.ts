@@ -186,8 +186,8 @@ function globToRegExp(pattern: string): RegExp {
 }
 
 /**
- * The server-wide rules. A name in allow/deny that matches no registered
- * operation is refused at start: a typo in a deny list must not silently
+ * The server-wide rules. A name in allow/deny that matches no operation of
+ * the catalogue is refused at start: a typo in a deny list must not silently
  * allow what it meant to block.
  */
 export interface PolicyOptions {
@@ -197,7 +197,7 @@ export interface PolicyOptions {
    * local MCP server; a network service turns it off unless configured.
    */
   localFiles?: boolean;
-  /** Operation names the patterns are checked against (default: the registry). */
+  /** Operation names the patterns are checked against (default: the catalogue). */
   known?: readonly string[];
 }
 

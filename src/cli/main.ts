@@ -120,7 +120,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     .description('List the operations (name, category, safety, title)')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      // Commands that describe every operation import the whole registry; `run` does not.
+      // Commands that describe every operation import the whole catalogue; `run` does not.
       const { listOperations } = await import('../operations/index.js');
       const ops = listOperations().map((op) => ({ name: op.name, category: op.category, safety: op.safety, idempotent: op.idempotent, title: op.title }));
       if (opts.json || !pretty) {

@@ -7,15 +7,16 @@ import { silentLogger, type Logger } from '../log.js';
 import { buildManifest } from '../manifest.js';
 import { getOperation, listOperations, type OperationDefinition } from '../operations/index.js';
 import type { HealthResult } from '../operations/system.js';
-import type { AuditEntry, AuditLog } from '../surfaces/audit.js';
-import { createHostCheck } from '../surfaces/host-check.js';
-import { scopesAllow, type KeyStore, type Policy, type Principal } from '../surfaces/policy.js';
-import { AuthFailureLimiter, KeyRateLimiter } from '../surfaces/throttle.js';
+import type { AuditEntry, AuditLog } from '../access/audit.js';
+import { createHostCheck } from '../access/host-check.js';
+import { parseListen } from '../access/listener.js';
+import { scopesAllow, type KeyStore, type Policy, type Principal } from '../access/policy.js';
+import { AuthFailureLimiter, KeyRateLimiter } from '../access/throttle.js';
 import { DOCS_CSP, renderDocs } from './docs.js';
 import { errorBody, httpStatusFor, withHttpStatus } from './errors.js';
 import { buildOpenApi, OPERATION_PATH_PREFIX } from './openapi.js';
 import { negotiateStream, textToNdjson, wantsStream } from './stream.js';
-import { parseListen, type ServiceSettings } from './settings.js';
+import type { ServiceSettings } from './settings.js';
 
 export interface AppOptions {
   /** Engine endpoints by name, in order: the first is the default. */
@@ -105,7 +106,7 @@ export function buildApp(opts: AppOptions): ServiceApp {
 
   /*
    * Every request, before routing: the Host must name this service and a
-   * browser's Origin must be allowed (DNS rebinding; see surfaces/host-check.ts).
+   * browser's Origin must be allowed (DNS rebinding; see access/host-check.ts).
    * A callback hook: no promise per call.
    */
   app.addHook('onRequest', (req, _reply, done) => {

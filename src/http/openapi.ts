@@ -4,7 +4,7 @@ import { streamMediaTypes } from './stream.js';
 
 /**
  * The OpenAPI 3.1 document of the service, generated from the operation
- * registry: one path per operation, its request body the operation's
+ * catalogue: one path per operation, its request body the operation's
  * parameter schema (JSON Schema 2020-12, as OpenAPI 3.1 uses).
  */
 

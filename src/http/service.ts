@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { DockerConnector } from '../connector.js';
 import { ConnectorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { createAuditLog, type AuditLog } from '../surfaces/audit.js';
-import { type KeyStore, Policy } from '../surfaces/policy.js';
+import { createAuditLog, type AuditLog } from '../access/audit.js';
+import { listenerKeys, parseListen } from '../access/listener.js';
+import { type KeyStore, Policy } from '../access/policy.js';
 import { buildApp, type ServiceApp } from './app.js';
-import { listenerKeys, parseListen, parseServiceSettings, type ServiceSettings, type ServiceSettingsInput } from './settings.js';
+import { parseServiceSettings, type ServiceSettings, type ServiceSettingsInput } from './settings.js';
 
 /** Settings given explicitly (CLI flags), over the config file's sections. */
 export interface ServiceOverrides extends Partial<Pick<ServiceSettingsInput, 'listen' | 'tls_cert' | 'tls_key' | 'allowed_hosts'>> {

@@ -1,9 +1,7 @@
-import { isIP } from 'node:net';
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
-import { listenerFields } from '../surfaces/listener.js';
-import { KeyStore } from '../surfaces/policy.js';
-import { parseSurfaceSection } from '../surfaces/section.js';
+import { listenerFields, parseListen } from '../access/listener.js';
+import { parseSurfaceSection } from '../access/section.js';
 
 /** The `service` section of the config file: how the HTTP service listens and what it bounds. */
 export const serviceSchema = z
@@ -36,49 +34,4 @@ export function parseServiceSettings(section: unknown, overrides: Partial<Servic
   }
   parseListen(s.listen);
   return s;
-}
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
-/** "127.0.0.1:8080", "[::1]:8080", "localhost:0" → host and port. */
-export function parseListen(listen: string): ListenAddress {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(listen.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: listen "${listen}" is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)`);
-  }
-  return { host: (m[1] ?? m[2])!, port };
-}
-
-/** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) === 6) return host === '::1' || /^::ffff:127\./i.test(host);
-  return false;
-}
-
-/**
- * The API keys of a surface listening on `host` (the HTTP service, the MCP
- * server over HTTP): none with --no-auth, which only a loopback address may
- * use; otherwise the configured keys, at least one. `who` names the surface.
- */
-export function listenerKeys(o: { noAuth: boolean | undefined; host: string; apiKeys: unknown; env: NodeJS.ProcessEnv; who: string }): KeyStore | null {
-  if (o.noAuth) {
-    if (!isLoopback(o.host)) {
-      throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: --no-auth is only allowed when listening on a loopback address (127.0.0.1, ::1, localhost), not ${o.host}`);
-    }
-    return null;
-  }
-  const keys = KeyStore.load({ config: o.apiKeys, env: o.env.DOCKER_CONNECTOR_API_KEYS });
-  if (keys.size === 0) {
-    throw new ConnectorError(
-      'INVALID_CONFIG',
-      `Invalid configuration: ${o.who} needs API keys: set api_keys in the config file or DOCKER_CONNECTOR_API_KEYS (a JSON list of {"id", "key" | "key_sha256", "scopes"}), or pass --no-auth when listening on loopback only`,
-    );
-  }
-  return keys;
 }

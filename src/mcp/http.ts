@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ConnectorError, internalError } from '../errors.js';
-import { parseListen } from '../http/settings.js';
-import type { AuditLog } from '../surfaces/audit.js';
-import { createHostCheck, type HostCheck } from '../surfaces/host-check.js';
-import type { KeyStore, Principal } from '../surfaces/policy.js';
-import { AuthFailureLimiter, KeyRateLimiter } from '../surfaces/throttle.js';
+import { parseListen } from '../access/listener.js';
+import type { AuditLog } from '../access/audit.js';
+import { createHostCheck, type HostCheck } from '../access/host-check.js';
+import type { KeyStore, Principal } from '../access/policy.js';
+import { AuthFailureLimiter, KeyRateLimiter } from '../access/throttle.js';
 import type { ToolHost } from './server.js';
 
 /**

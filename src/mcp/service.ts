@@ -1,9 +1,9 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { DockerConnector } from '../connector.js';
 import { ConnectorError } from '../errors.js';
-import { listenerKeys, parseListen } from '../http/settings.js';
-import { createAuditLog, type AuditLog } from '../surfaces/audit.js';
-import { Policy } from '../surfaces/policy.js';
+import { listenerKeys, parseListen } from '../access/listener.js';
+import { createAuditLog, type AuditLog } from '../access/audit.js';
+import { Policy } from '../access/policy.js';
 import { McpHttpServer } from './http.js';
 import { ToolHost } from './server.js';
 import { parseMcpSettings, type McpFlagOverrides, type McpSettings } from './settings.js';

@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { listenerFields } from '../surfaces/listener.js';
-import { parseSurfaceSection } from '../surfaces/section.js';
+import { listenerFields } from '../access/listener.js';
+import { parseSurfaceSection } from '../access/section.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './output.js';
 
 /**
@@ -33,7 +33,7 @@ export const mcpSectionSchema = z
       .describe('HTTP transport: largest request body in bytes'),
     session_idle_timeout: z.number().positive().max(86_400).default(1800).describe('HTTP transport: seconds after which an idle session is closed'),
     max_sessions: z.number().int().min(1).max(10_000).default(100).describe('HTTP transport: sessions open at once; a new one beyond this is refused'),
-    // The same limits and host check as the HTTP service (src/surfaces/listener.ts).
+    // The same limits and host check as the HTTP service (src/access/listener.ts).
     rate_limit: listenerFields.rate_limit.describe('HTTP transport: requests per minute per API key; 0 turns the limit off'),
     rate_limit_burst: listenerFields.rate_limit_burst.describe('HTTP transport: requests a key may send at once before the rate applies'),
     auth_failures_per_minute: listenerFields.auth_failures_per_minute.describe(

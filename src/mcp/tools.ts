@@ -1,10 +1,10 @@
 import { ConnectorError } from '../errors.js';
 import { parameterSchema } from '../manifest.js';
 import { listOperations, type OperationDefinition, type Safety } from '../operations/index.js';
-import { scopesAllow, type Policy, type Principal } from '../surfaces/policy.js';
+import { scopesAllow, type Policy, type Principal } from '../access/policy.js';
 
 /**
- * MCP tools derived from the operation registry: one tool per operation,
+ * MCP tools derived from the catalogue of operations: one tool per operation,
  * nothing per operation. Which tools a session sees is the intersection of
  * the server's safety level (flags), the shared policy (read_only, allow,
  * deny) and, over HTTP, the caller's API-key scopes.
@@ -98,7 +98,7 @@ export function refusal(gate: Gate, op: OperationDefinition, principal: Principa
   return undefined;
 }
 
-/** The tools a caller may see and call, in registry order. */
+/** The tools a caller may see and call, in catalogue order. */
 export function listTools(gate: Gate, principal: Principal | undefined): McpTool[] {
   return listOperations()
     .filter((op) => levelAllows(gate.level, op.safety) && gate.policy.permits(op) && (!principal || scopesAllow(principal.scopes, op.safety)))

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listOperations } from 'docker-connector/registry';
+import { listOperations } from 'docker-connector/catalogue';
 import { runCli, type CliRun } from '../support/cli.js';
 import { engines, harness } from '../support/harness.js';
 
@@ -68,7 +68,7 @@ describe('CLI contract', () => {
     expect((await cli(['frobnicate'])).code).toBe(2);
   });
 
-  it('operations --json lists every registry operation', async () => {
+  it('operations --json lists every operation of the catalogue', async () => {
     const r = await cli(['operations', '--json']);
     expect(r.code).toBe(0);
     const ops = JSON.parse(r.stdout) as { name: string; safety: string }[];

@@ -15,7 +15,9 @@ import { TEST_LABEL, uniqueName } from '../support/connector.js';
  * from the built CLI) on a real Engine: requests generated from the
  * parameter schemas in /openapi.json for every read operation get no 400
  * the schema did not predict (404/409 for objects that do not exist are
- * fine), and each media type a stream operation declares is served.
+ * fine) and an answer (only calls that wait on purpose may still be running
+ * when given up on); each media type a stream operation declares is served,
+ * and one it does not is refused before anything runs.
  */
 
 const SAMPLES = 15;

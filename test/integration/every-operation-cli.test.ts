@@ -4,14 +4,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listOperations, type OperationName, type ParamsOf } from 'docker-connector/registry';
+import { listOperations, type OperationName, type ParamsOf } from 'docker-connector/catalogue';
 import { runCli } from '../support/cli.js';
 import { TEST_LABEL, uniqueName } from '../support/connector.js';
 import { docker } from '../support/docker-cli.js';
 import { engines, harness, type HarnessEngine } from '../support/harness.js';
 
 /*
- * Every operation of the registry, run at least once through the CLI users run
+ * Every operation of the catalogue, run at least once through the CLI users run
  * (bin/docker-connector.js → dist/bundle), on each harness Engine, with a check
  * of the result's documented shape (the manifest's `result`). The table is
  * keyed by operation name: an operation without an entry fails this file.
@@ -751,7 +751,7 @@ describe.each(engines())('every operation through the built CLI on Engine $name 
     rmSync(fx.tmp, { recursive: true, force: true });
   });
 
-  it('the table has an entry for every operation of the registry, and only those', () => {
+  it('the table has an entry for every operation of the catalogue, and only those', () => {
     expect(Object.keys(TABLE).sort()).toEqual(listOperations().map((op) => op.name).sort());
   });
 

@@ -6,14 +6,14 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerConnector } from 'docker-connector';
-import { listOperations } from 'docker-connector/registry';
+import { listOperations } from 'docker-connector/catalogue';
 import { HttpService } from 'docker-connector/service';
 import { connectorFor } from '../support/connector.js';
 import { engines } from '../support/harness.js';
 
 /*
  * The generated documentation: /openapi.json validates as OpenAPI 3.1 and
- * lists every registry operation; /docs renders in headless Chromium with
+ * lists every operation of the catalogue; /docs renders in headless Chromium with
  * nothing external, and its "Try it" button really calls the service.
  * Needs the Debian `chromium` package (.ci/run installs it).
  */
@@ -44,7 +44,7 @@ describe.each(engines())('HTTP service docs (Engine $name)', (engine) => {
     rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
-  it('GET /openapi.json validates as OpenAPI 3.1 and has one path per registry operation', async () => {
+  it('GET /openapi.json validates as OpenAPI 3.1 and has one path per operation of the catalogue', async () => {
     const res = await fetch(`${url}/openapi.json`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, { post?: { operationId: string; requestBody: { content: Record<string, { schema: unknown }> } } }>; components: any };

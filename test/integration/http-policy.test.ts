@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerConnector } from 'docker-connector';
-import { listOperations } from 'docker-connector/registry';
+import { listOperations } from 'docker-connector/catalogue';
 import { HttpService } from 'docker-connector/service';
 import { connectorFor } from '../support/connector.js';
 import { FaultProxy } from '../support/fault-proxy.js';
@@ -72,7 +72,7 @@ describe.each(engines())('HTTP service policy and limits on Engine $version (API
     await proxy.close();
   });
 
-  it('read_only refuses every write and destructive operation of the registry before anything reaches the Engine', async () => {
+  it('read_only refuses every write and destructive operation of the catalogue before anything reaches the Engine', async () => {
     const url = await start({ read_only: true });
     const writes = listOperations().filter((op) => op.safety !== 'read');
     expect(writes.length).toBeGreaterThan(10);

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerConnector } from 'docker-connector';
-import { listOperations } from 'docker-connector/registry';
+import { listOperations } from 'docker-connector/catalogue';
 import { HttpService } from 'docker-connector/service';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines } from '../support/harness.js';
@@ -128,7 +128,7 @@ describe.each(engines())('HTTP service in front of Engine $version (API $apiVers
     expect(Array.isArray(list.body)).toBe(true);
   });
 
-  it('GET /v1/operations and /v1/manifest list every registry operation', async () => {
+  it('GET /v1/operations and /v1/manifest list every operation of the catalogue', async () => {
     const auth = { headers: { authorization: `Bearer ${KEYS.read}` } };
     const ops = ((await (await fetch(`${url}/v1/operations`, auth)).json()) as { operations: { name: string; path: string }[] }).operations;
     const manifest = (await (await fetch(`${url}/v1/manifest`, auth)).json()) as { operations: { name: string }[]; endpoints: string[] };

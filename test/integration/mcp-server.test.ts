@@ -8,8 +8,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerConnector } from 'docker-connector';
-import { listOperations } from 'docker-connector/registry';
-import { parameterSchema } from 'docker-connector/registry';
+import { listOperations } from 'docker-connector/catalogue';
+import { parameterSchema } from 'docker-connector/catalogue';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines, type HarnessEngine } from '../support/harness.js';
 
@@ -109,7 +109,7 @@ describe.each(engines())('MCP server in front of Engine $version (API $apiVersio
     });
     afterAll(() => s.close());
 
-    it('tools/list is exactly the read operations the policy allows, with registry schemas and annotations', async () => {
+    it('tools/list is exactly the read operations the policy allows, with the catalogue schemas and annotations', async () => {
       const { tools } = await s.client.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual(opsOf('read').filter((n) => n !== 'container_top'));
       for (const t of tools) {

@@ -17,8 +17,8 @@ import { join, resolve, sep } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectorError, type DockerConnector } from 'docker-connector';
-import { parameterSchema } from 'docker-connector/registry';
-import { listOperations, type OperationDefinition } from 'docker-connector/registry';
+import { parameterSchema } from 'docker-connector/catalogue';
+import { listOperations, type OperationDefinition } from 'docker-connector/catalogue';
 import { connectorFor } from '../support/connector.js';
 import { arbitraryFromSchema, checkRoute, FaultProxy, familiesOf, hostileParams } from '../support/fault-proxy.js';
 import { engines } from '../support/harness.js';
@@ -106,7 +106,7 @@ describe.each(engines())('hostile parameters against Engine $name (sample)', (en
     return op.safety === 'write' ? names : names || props.includes('dry_run');
   });
 
-  it('samples most of the registry', () => {
+  it('samples most of the catalogue', () => {
     expect(ops.length).toBeGreaterThanOrEqual(listOperations().length - LEFT_TO_UNIT_FUZZ.size - 2);
   });
 

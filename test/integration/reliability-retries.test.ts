@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DockerConnector } from 'docker-connector';
-import { getOperation } from 'docker-connector/registry';
+import { getOperation } from 'docker-connector/catalogue';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { FaultProxy, type FaultAction } from '../support/fault-proxy.js';
 import { engines, harness } from '../support/harness.js';

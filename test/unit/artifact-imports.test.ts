@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * The integration suite must exercise the built package (what users run):
- * the library through `docker-connector`, `docker-connector/registry` and
+ * the library through `docker-connector`, `docker-connector/catalogue` and
  * `docker-connector/service`, which vitest.config.ts resolves to dist/bundle/.
  * A run-time import of src/ there would test the sources instead and hide a
  * bundling mistake; type-only imports are erased and allowed.
@@ -40,7 +40,23 @@ describe('integration tests run the artifact', () => {
 
   it('the integration projects resolve the package names to the bundle', () => {
     const config = readFileSync(join(ROOT, 'vitest.config.ts'), 'utf8');
-    for (const entry of ['index.js', 'registry.js', 'service.js']) expect(config).toContain(`bundle('${entry}')`);
+    for (const entry of ['index.js', 'catalogue.js', 'service.js']) expect(config).toContain(`bundle('${entry}')`);
     expect(config).toMatch(/external:\s*\[\/\\\/dist\\\/bundle\\\/\/\]/);
+  });
+
+  it('package.json "exports", the bundle\'s entries and the test aliases name the same entries', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; import: string }> };
+    const config = readFileSync(join(ROOT, 'vitest.config.ts'), 'utf8');
+    const bundler = readFileSync(join(ROOT, 'scripts/bundle.mjs'), 'utf8');
+    const entries = Object.keys(pkg.exports).map((k) => (k === '.' ? 'index' : k.slice(2)));
+    // The list of operations has one name, "catalogue": "registry" means a Docker image registry.
+    expect(entries.sort()).toEqual(['catalogue', 'index', 'service']);
+    for (const [key, target] of Object.entries(pkg.exports)) {
+      const entry = key === '.' ? 'index' : key.slice(2);
+      expect(target).toEqual({ types: `./dist/${entry}.d.ts`, import: `./dist/bundle/${entry}.js` });
+      expect(bundler).toContain(`${entry}: \`\${dist}${entry}.js\``);
+      const name = key === '.' ? 'docker-connector' : `docker-connector\\/${entry}`;
+      expect(config).toContain(`{ find: /^${name}$/, replacement: bundle('${entry}.js') }`);
+    }
   });
 });

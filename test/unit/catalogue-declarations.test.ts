@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildManifest, listOperations } from '../../src/registry.js';
+import { buildManifest, listOperations } from '../../src/catalogue.js';
 import { parameterSchema } from '../../src/manifest.js';
 
 type Prop = { description?: string; default?: unknown };
 
-describe('the operation registry', () => {
+describe('the catalogue of operations', () => {
   const ops = listOperations();
 
   it('holds the ~60 operations with unique snake_case names', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { FAMILY_LOADERS, OPERATION_FAMILIES, isOperationName, loadOperation, loadedOperation, type Family } from '../../src/operations/catalogue.js';
-import { listOperations } from '../../src/registry.js';
+import { listOperations } from '../../src/catalogue.js';
 import { DockerConnector } from '../../src/index.js';
 import { failure } from '../support/expect-error.js';
 
-describe('the operation catalogue (name → family file, for lazy loading)', () => {
-  it('names every registered operation, and nothing else', () => {
+describe('the catalogue\'s family table (name → family file, for lazy loading)', () => {
+  it('names every operation of the catalogue, and nothing else', () => {
     expect(Object.keys(OPERATION_FAMILIES).sort()).toEqual(listOperations().map((op) => op.name).sort());
   });
 
@@ -20,7 +20,7 @@ describe('the operation catalogue (name → family file, for lazy loading)', () 
     }
   });
 
-  it('loads an operation on demand, the same object the registry holds', async () => {
+  it('loads an operation on demand, the same object the eager catalogue holds', async () => {
     const op = await loadOperation('inspect_volume');
     expect(op).toBe(listOperations().find((o) => o.name === 'inspect_volume'));
     expect(loadedOperation('inspect_volume')).toBe(op);

@@ -1,5 +1,5 @@
 /**
- * Hostile parameters, property-based, over EVERY operation in the registry.
+ * Hostile parameters, property-based, over EVERY operation in the catalogue.
  * Inputs come from each operation's JSON Schema (src/manifest.ts
  * parameterSchema) and from malformed variants of them (hostile strings with
  * "/", "..", "?", "#", "%", newlines, NUL, huge strings; wrong types; unknown
@@ -155,7 +155,7 @@ describe('hostile parameters against a recording socket', () => {
 
   const ops = listOperations();
 
-  it('covers every operation in the registry', () => {
+  it('covers every operation in the catalogue', () => {
     expect(ops.length).toBeGreaterThan(40);
     for (const op of ops) expect(parameterSchema(op).type).toBe('object');
   });

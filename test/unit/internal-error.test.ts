@@ -4,8 +4,8 @@ import { bodyReadError, ConnectorError, toConnectorError } from '../../src/error
 import { buildApp } from '../../src/http/app.js';
 import { parseServiceSettings } from '../../src/http/settings.js';
 import type { Logger } from '../../src/log.js';
-import { createAuditLog } from '../../src/surfaces/audit.js';
-import { Policy } from '../../src/surfaces/policy.js';
+import { createAuditLog } from '../../src/access/audit.js';
+import { Policy } from '../../src/access/policy.js';
 
 /*
  * A fault in the connector's own code (like the bundle's "tarPack is not a

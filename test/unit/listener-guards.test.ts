@@ -3,9 +3,9 @@ import type { Clock } from '../../src/engine/rate-limiter.js';
 import { ConnectorError } from '../../src/errors.js';
 import { parseServiceSettings } from '../../src/http/settings.js';
 import { parseMcpSettings } from '../../src/mcp/settings.js';
-import { createHostCheck, hostnameOf, isLoopbackHost } from '../../src/surfaces/host-check.js';
-import { KeyStore } from '../../src/surfaces/policy.js';
-import { AuthFailureLimiter, clientBucketKey, KeyRateLimiter } from '../../src/surfaces/throttle.js';
+import { createHostCheck, hostnameOf, isLoopbackHost } from '../../src/access/host-check.js';
+import { KeyStore } from '../../src/access/policy.js';
+import { AuthFailureLimiter, clientBucketKey, KeyRateLimiter } from '../../src/access/throttle.js';
 
 /* The checks both listeners (HTTP service, MCP over HTTP) share: Host/Origin, failed logins, per-key limits. */
 

@@ -10,8 +10,8 @@ import { ToolHost } from '../../src/mcp/server.js';
 import { parseMcpSettings } from '../../src/mcp/settings.js';
 import { listTools, refusal, safetyLevel, toolFor } from '../../src/mcp/tools.js';
 import { getOperation, listOperations } from '../../src/operations/index.js';
-import type { AuditEntry, AuditLog } from '../../src/surfaces/audit.js';
-import { Policy } from '../../src/surfaces/policy.js';
+import type { AuditEntry, AuditLog } from '../../src/access/audit.js';
+import { Policy } from '../../src/access/policy.js';
 
 const op = (name: string) => {
   const found = getOperation(name);
@@ -23,7 +23,7 @@ const names = (safeties: string[]) =>
     .filter((o) => safeties.includes(o.safety))
     .map((o) => o.name);
 
-describe('MCP tools from the registry', () => {
+describe('MCP tools from the catalogue', () => {
   it('one tool per operation with its name, title, schema and safety annotations', () => {
     for (const o of listOperations()) {
       const t = toolFor(o);

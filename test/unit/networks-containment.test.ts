@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateParams } from '../../src/index.js';
-import { getOperation } from '../../src/registry.js';
+import { getOperation } from '../../src/catalogue.js';
 import { ConnectorError } from '../../src/errors.js';
 import { cidrContains, parseCidr, parseIp } from '../../src/operations/shared/ip.js';
 import { ipamPoolProblems } from '../../src/operations/networks.js';
@@ -16,7 +16,7 @@ import {
 import type { ImageSummary } from '../../src/operations/shared/engine-types.js';
 import { restoreEntry, restoreRecordSchema, userAliases } from '../../src/operations/containment.js';
 
-/** Validation alone, synchronously, with the operation taken from the full registry. */
+/** Validation alone, synchronously, with the operation taken from the full catalogue. */
 function validate(op: string, params: unknown): unknown {
   const def = getOperation(op);
   if (!def) throw new Error(`no operation ${op}`);

@@ -5,9 +5,10 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConnectorError, ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import { errorBody, httpStatusFor } from '../../src/http/errors.js';
-import { isLoopback, parseListen, parseServiceSettings } from '../../src/http/settings.js';
+import { parseServiceSettings } from '../../src/http/settings.js';
 import { negotiateStream, textToNdjson, wantsStream } from '../../src/http/stream.js';
-import { createAuditLog, redactParams } from '../../src/surfaces/audit.js';
+import { createAuditLog, redactParams } from '../../src/access/audit.js';
+import { isLoopback, parseListen } from '../../src/access/listener.js';
 
 /* Pure pieces of the surfaces: audit log, HTTP status mapping, service settings, stream negotiation. */
 

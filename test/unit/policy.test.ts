@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../src/errors.js';
 import { getOperation, listOperations } from '../../src/operations/index.js';
-import { KeyStore, localPathParams, Policy, requiredScope, scopesAllow } from '../../src/surfaces/policy.js';
+import { KeyStore, localPathParams, Policy, requiredScope, scopesAllow } from '../../src/access/policy.js';
 
 const KEY = 'a-key-of-sufficient-length-1';
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { withOperationsTable } from '../../src/docs.js';
-import { listOperations } from '../../src/registry.js';
+import { listOperations } from '../../src/catalogue.js';
 
 describe('README', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
-  it('has the operations table in sync with the registry (run `npm run docs` to update)', () => {
+  it('has the operations table in sync with the catalogue (run `npm run docs` to update)', () => {
     expect(withOperationsTable(readme)).toBe(readme);
   });
 

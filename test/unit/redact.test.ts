@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { isSecretKey, redact, REDACTED } from '../../src/config/redact.js';
 import { ConnectorError } from '../../src/errors.js';
-import { auditParams, createAuditLog } from '../../src/surfaces/audit.js';
+import { auditParams, createAuditLog } from '../../src/access/audit.js';
 
 /* The one redaction (src/config/redact.ts) used by logs, audit lines and error details. */
 

@@ -11,7 +11,7 @@ function compileTimeChecks(c: DockerConnector) {
   void c.execute('get_version', { verbose: true });
 }
 
-describe('types inferred from the registry', () => {
+describe('types inferred from the catalogue', () => {
   it('gives each operation its parameter and result types', () => {
     expectTypeOf<ParamsOf<'system_events'>>().toHaveProperty('since');
     expectTypeOf<ResultOf<'ping'>>().toHaveProperty('api_version');
