@@ -77,8 +77,8 @@ function collect(value: string, previous: string[]): string[] {
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   // A one-shot command parses a few objects once: zod's JIT (code generated per object
-  // schema on its first parse, ~12 ms for the config schema, measured) costs more than
-  // it saves there. serve and mcp parse on every request and keep it.
+  // schema on its first parse) costs more than it saves there (bench/README.md).
+  // serve and mcp parse on every request and keep it.
   if (!argv.includes('serve') && !argv.includes('mcp')) z.config({ jitless: true });
   const pretty = Boolean(io.stdout.isTTY);
   let exitCode = EXIT_OK;

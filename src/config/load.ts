@@ -41,8 +41,8 @@ const FIELDS = Object.keys(configSchema.shape) as (keyof ConnectorConfig)[];
 /**
  * The kind of value a field takes, read from the schema so the env and flag
  * parsers stay in step with it. It looks at the zod definition directly:
- * converting each field to JSON Schema (as this once did) cost ~10 ms of
- * CLI start-up.
+ * converting each field to JSON Schema (as this once did) was a measurable
+ * share of CLI start-up (bench/README.md).
  */
 function fieldKind(field: string): 'string' | 'number' | 'boolean' {
   type Def = { type: string; innerType?: { _zod: { def: Def } } };

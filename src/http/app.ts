@@ -58,11 +58,9 @@ export function buildApp(opts: AppOptions): ServiceApp {
   const secrets = [...endpoints.values()].flatMap((c) => secretValues(c.config as unknown as Record<string, unknown>));
   /*
    * The calls in flight, for the shutdown deadline: a list each Call links
-   * itself into and out of, not a Set. Measured (ping through the service at
-   * concurrency 50): with a Set that every call was added to and deleted
-   * from, the heap grew under load and mark-compacts ran every second or two
-   * (14 in 16 s instead of 1, scavenges ~3 ms instead of ~1); the service
-   * spent ~20% more CPU per call.
+   * itself into and out of, not a Set: with a Set that every call was added
+   * to and deleted from, the heap grew under load and full collections ran
+   * far more often (figures in bench/README.md).
    */
   interface CallLink {
     next?: Call;

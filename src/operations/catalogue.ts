@@ -12,7 +12,7 @@ import type { OperationName } from './index.js';
  * declares) is a compile error, and test/unit/catalogue.test.ts checks each
  * name sits in the family it names.
  */
-export type Family = 'system' | 'containers' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment';
+export type Family = 'system' | 'containers' | 'container-state' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment';
 
 export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   ping: 'system',
@@ -24,17 +24,17 @@ export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   list_containers: 'containers',
   inspect_container: 'containers',
   create_container: 'containers',
-  start_container: 'containers',
-  stop_container: 'containers',
-  restart_container: 'containers',
-  kill_container: 'containers',
-  pause_container: 'containers',
-  unpause_container: 'containers',
+  start_container: 'container-state',
+  stop_container: 'container-state',
+  restart_container: 'container-state',
+  kill_container: 'container-state',
+  pause_container: 'container-state',
+  unpause_container: 'container-state',
   rename_container: 'containers',
   remove_container: 'containers',
   container_top: 'containers',
   container_changes: 'containers',
-  wait_container: 'containers',
+  wait_container: 'container-state',
   container_commit: 'containers',
   update_container: 'containers',
   prune_containers: 'containers',
@@ -79,6 +79,7 @@ type Declarations = readonly OperationDefinition[];
 export const FAMILY_LOADERS: { readonly [F in Family]: () => Promise<Declarations> } = {
   system: async () => (await import('./system.js')).systemOperations as unknown as Declarations,
   containers: async () => (await import('./containers.js')).containerOperations as unknown as Declarations,
+  'container-state': async () => (await import('./container-state.js')).containerStateOperations as unknown as Declarations,
   exec: async () => (await import('./exec.js')).execOperations as unknown as Declarations,
   logs: async () => (await import('./logs.js')).logsOperations as unknown as Declarations,
   stats: async () => (await import('./stats.js')).statsOperations as unknown as Declarations,

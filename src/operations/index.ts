@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { systemOperations } from './system.js';
 import { containerOperations } from './containers.js';
+import { containerStateOperations } from './container-state.js';
 import { execOperations } from './exec.js';
 import { logsOperations } from './logs.js';
 import { statsOperations } from './stats.js';
@@ -24,6 +25,7 @@ import type { OperationDefinition } from './define.js';
 export const operations = [
   ...systemOperations,
   ...containerOperations,
+  ...containerStateOperations,
   ...execOperations,
   ...logsOperations,
   ...statsOperations,
