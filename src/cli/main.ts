@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Command, Option, CommanderError } from 'commander';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Command } from 'commander';
 import * as z from 'zod';
 import { configSchema, type ConnectorConfigInput } from '../config/schema.js';
 import { parseScalar } from '../config/load.js';
@@ -29,7 +30,7 @@ interface Io {
 }
 
 /** Connection flags mirror the configuration fields: --host, --api-version, --ca-cert, --rate-limit … */
-function addConnectionOptions(cmd: Command): void {
+function addConnectionOptions(cmd: Command, Option: typeof import('commander').Option): void {
   cmd.option('--config <file>', 'JSON or YAML config file (default: $DOCKER_CONNECTOR_CONFIG)');
   for (const field of CONFIG_FIELDS) {
     const desc = (configSchema.shape as Record<string, { description?: string }>)[field]?.description ?? '';
@@ -52,6 +53,7 @@ function flagSettings(opts: Record<string, unknown>): Partial<ConnectorConfigInp
     out[field] = typeof value === 'string' ? parseScalar(field, value, `flag --${kebab(field)}`) : value;
   }
   if (opts.tlsVerify === true) out.verify_ssl = true;
+  if (opts.noVerifySsl === true) out.verify_ssl = false;
   return out as Partial<ConnectorConfigInput>;
 }
 
@@ -75,6 +77,47 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+interface RunOptions {
+  params?: string;
+  paramsFile?: string;
+  param: string[];
+}
+
+/**
+ * `run <operation>` with flags, read by node:util's parseArgs: the command
+ * scripts call most starts without loading commander (a measurable share of
+ * CLI start-up, bench/README.md). Anything else (help, version, another
+ * command, a flag parseArgs refuses) returns undefined and goes through
+ * commander, which then gives its usual answer, so both paths accept the
+ * same command lines and only commander ever reports a usage error.
+ */
+export function parseRunLine(argv: string[]): { name: string; opts: Record<string, unknown> & RunOptions } | undefined {
+  if (argv.some((a) => a === '-h' || a === '--help' || a === '--version' || a === 'help')) return undefined;
+  const options: NonNullable<ParseArgsConfig['options']> = {
+    config: { type: 'string' },
+    params: { type: 'string' },
+    'params-file': { type: 'string' },
+    param: { type: 'string', short: 'p', multiple: true },
+    'verify-ssl': { type: 'boolean' },
+    'no-verify-ssl': { type: 'boolean' },
+    'tls-verify': { type: 'boolean' },
+  };
+  for (const field of CONFIG_FIELDS) if (field !== 'verify_ssl') options[kebab(field)] = { type: 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch {
+    return undefined;
+  }
+  const [command, name, ...extra] = parsed.positionals;
+  if (command !== 'run' || !name || extra.length > 0) return undefined;
+  const opts: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed.values)) opts[camel(key.replace(/-/g, '_'))] = value;
+  // Commander keeps the last of --verify-ssl / --no-verify-ssl; parseArgs cannot say which came last.
+  if (opts.verifySsl === true && opts.noVerifySsl === true) return undefined;
+  return { name, opts: { ...opts, param: (opts.param as string[] | undefined) ?? [] } };
+}
+
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   // A one-shot command parses a few objects once: zod's JIT (code generated per object
   // schema on its first parse) costs more than it saves there (bench/README.md).
@@ -85,16 +128,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   let connector: DockerConnector | undefined;
   let secrets: string[] = [];
 
-  const program = new Command('docker-connector')
-    .description('Drive the Docker Engine API through named, validated operations.')
-    .version(PACKAGE_VERSION, '--version')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-    .showHelpAfterError();
-  addConnectionOptions(program);
-
-  const connect = (cmd: Command): DockerConnector => {
-    const opts = cmd.optsWithGlobals() as Record<string, unknown>;
+  const connectWith = (opts: Record<string, unknown>): DockerConnector => {
     connector = new DockerConnector({
       ...flagSettings(opts),
       configFile: opts.config as string | undefined,
@@ -105,6 +139,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     secrets = secretValues(connector.config as unknown as Record<string, unknown>);
     return connector;
   };
+  const connect = (cmd: Command): DockerConnector => connectWith(cmd.optsWithGlobals() as Record<string, unknown>);
 
   const fail = (raw: unknown, operation?: string) => {
     const err = toConnectorError(raw, operation);
@@ -114,6 +149,51 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     io.stderr.write(`${body}\n`);
     exitCode = USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED;
   };
+
+  /** `run`: the same for both parsers of the command line. */
+  const runOperation = async (name: string, opts: RunOptions, connectOpts: Record<string, unknown>): Promise<void> => {
+    try {
+      if (!isOperationName(name)) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; run "docker-connector operations" for the list`);
+      let params: Record<string, unknown> = {};
+      if (opts.paramsFile) params = parseJsonObject(readFileSync(opts.paramsFile === '-' ? 0 : opts.paramsFile, 'utf8'), '--params-file');
+      if (opts.params) params = { ...params, ...parseJsonObject(opts.params, '--params') };
+      if (opts.param.length > 0) {
+        const op = await loadOperation(name);
+        const props = (op ? (parameterSchema(op).properties ?? {}) : {}) as Parameters<typeof coerceParam>[0];
+        for (const kv of opts.param) {
+          const eq = kv.indexOf('=');
+          if (eq <= 0) throw new ConnectorError('INVALID_PARAMS', `Invalid -p "${kv}": expected key=value`);
+          params[kv.slice(0, eq)] = coerceParam(props, kv.slice(0, eq), kv.slice(eq + 1));
+        }
+      }
+      const c = connectWith(connectOpts);
+      const onProgress = io.stderr.isTTY ? createProgressRenderer(io.stderr) : undefined;
+      const result = await c.executeDynamic(name, params, { onProgress: onProgress?.update });
+      onProgress?.done();
+      io.stdout.write(`${scrubText(json(result, pretty), secrets)}\n`);
+    } catch (err) {
+      fail(err, name);
+    }
+  };
+
+  const fast = parseRunLine(argv);
+  if (fast) {
+    try {
+      await runOperation(fast.name, fast.opts, fast.opts);
+    } finally {
+      connector?.close();
+    }
+    return exitCode;
+  }
+
+  const { Command: CommandClass, Option, CommanderError } = await import('commander');
+  const program = new CommandClass('docker-connector')
+    .description('Drive the Docker Engine API through named, validated operations.')
+    .version(PACKAGE_VERSION, '--version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError();
+  addConnectionOptions(program, Option);
 
   program
     .command('operations')
@@ -170,30 +250,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     .option('--params <json>', 'parameters as a JSON object')
     .option('--params-file <file>', 'parameters from a JSON file ("-" for stdin)')
     .option('-p, --param <key=value>', 'one parameter; repeatable (values are read as JSON unless the parameter is a string)', collect, [])
-    .action(async (name: string, opts: { params?: string; paramsFile?: string; param: string[] }, cmd: Command) => {
-      try {
-        if (!isOperationName(name)) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; run "docker-connector operations" for the list`);
-        let params: Record<string, unknown> = {};
-        if (opts.paramsFile) params = parseJsonObject(readFileSync(opts.paramsFile === '-' ? 0 : opts.paramsFile, 'utf8'), '--params-file');
-        if (opts.params) params = { ...params, ...parseJsonObject(opts.params, '--params') };
-        if (opts.param.length > 0) {
-          const op = await loadOperation(name);
-          const props = (op ? (parameterSchema(op).properties ?? {}) : {}) as Parameters<typeof coerceParam>[0];
-          for (const kv of opts.param) {
-            const eq = kv.indexOf('=');
-            if (eq <= 0) throw new ConnectorError('INVALID_PARAMS', `Invalid -p "${kv}": expected key=value`);
-            params[kv.slice(0, eq)] = coerceParam(props, kv.slice(0, eq), kv.slice(eq + 1));
-          }
-        }
-        const c = connect(cmd);
-        const onProgress = io.stderr.isTTY ? createProgressRenderer(io.stderr) : undefined;
-        const result = await c.executeDynamic(name, params, { onProgress: onProgress?.update });
-        onProgress?.done();
-        io.stdout.write(`${scrubText(json(result, pretty), secrets)}\n`);
-      } catch (err) {
-        fail(err, name);
-      }
-    });
+    .action(async (name: string, opts: RunOptions, cmd: Command) => runOperation(name, opts, cmd.optsWithGlobals() as Record<string, unknown>));
 
   // The service surfaces load fastify or the MCP SDK: register them only when
   // the command line may need them, so `run` starts without paying for them.

@@ -12,7 +12,7 @@ import type { OperationName } from './index.js';
  * declares) is a compile error, and test/unit/catalogue.test.ts checks each
  * name sits in the family it names.
  */
-export type Family = 'system' | 'containers' | 'container-state' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment';
+export type Family = 'system' | 'system-prune' | 'containers' | 'container-state' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment';
 
 export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   ping: 'system',
@@ -70,7 +70,7 @@ export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   prune_volumes: 'volumes',
   isolate_container: 'containment',
   restore_container: 'containment',
-  system_prune: 'system',
+  system_prune: 'system-prune',
 };
 
 type Declarations = readonly OperationDefinition[];
@@ -78,6 +78,7 @@ type Declarations = readonly OperationDefinition[];
 /** One dynamic import per family: a bundler turns each into a chunk of its own. */
 export const FAMILY_LOADERS: { readonly [F in Family]: () => Promise<Declarations> } = {
   system: async () => (await import('./system.js')).systemOperations as unknown as Declarations,
+  'system-prune': async () => (await import('./system-prune.js')).systemPruneOperations as unknown as Declarations,
   containers: async () => (await import('./containers.js')).containerOperations as unknown as Declarations,
   'container-state': async () => (await import('./container-state.js')).containerStateOperations as unknown as Declarations,
   exec: async () => (await import('./exec.js')).execOperations as unknown as Declarations,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { systemOperations } from './system.js';
+import { systemPruneOperations } from './system-prune.js';
 import { containerOperations } from './containers.js';
 import { containerStateOperations } from './container-state.js';
 import { execOperations } from './exec.js';
@@ -24,6 +25,7 @@ import type { OperationDefinition } from './define.js';
  */
 export const operations = [
   ...systemOperations,
+  ...systemPruneOperations,
   ...containerOperations,
   ...containerStateOperations,
   ...execOperations,

@@ -33,6 +33,32 @@ describe.each(engines())('CLI against Engine $name', (engine) => {
   });
 });
 
+describe('CLI start-up', () => {
+  it('`run` loads neither commander nor any service code, and the other commands still parse with commander', async () => {
+    const engine = engines()[0]!;
+    // A module hook records every file Node loads for a real `run ping` of the built bin.
+    const hook = `data:text/javascript,${encodeURIComponent(
+      "import { register } from 'node:module'; import { appendFileSync } from 'node:fs';" +
+        "const { port1, port2 } = new MessageChannel(); port1.on('message', (u) => appendFileSync(process.env.DC_LOADED, u + '\\n')); port1.unref();" +
+        "register('data:text/javascript,' + encodeURIComponent('let p; export function initialize(d) { p = d.port; } export async function load(u, c, n) { p.postMessage(u); return n(u, c); }'), { data: { port: port2 }, transferList: [port2] });",
+    )}`;
+    const dir = mkdtempSync(join(tmpdir(), 'dc-cli-load-'));
+    const record = join(dir, 'loaded.txt');
+    writeFileSync(record, '');
+    const r = await runCli(['run', 'ping', '--host', engine.host], { DOCKER_CONNECTOR_RATE_LIMIT: '0', DC_LOADED: record, NODE_OPTIONS: `--import=${hook}` });
+    expect(r.code, r.stderr).toBe(0);
+    const loaded = readFileSync(record, 'utf8').split('\n').filter(Boolean);
+    expect(loaded.some((u) => u.includes('/dist/bundle/cli.js'))).toBe(true);
+    // Bundled CommonJS keeps its package path in the chunk (esbuild's __commonJS keys): commander's chunk names it.
+    const files = loaded.filter((u) => u.startsWith('file:')).map((u) => new URL(u).pathname);
+    expect(files.filter((f) => /node_modules\/commander\//.test(readFileSync(f, 'utf8')))).toEqual([]);
+    expect(loaded.filter((u) => /commander|fastify|modelcontextprotocol|\/bundle\/(serve|mcp)-/.test(u))).toEqual([]);
+    const help = await cli(['run', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: docker-connector run \[options\] <operation>/);
+  });
+});
+
 describe('CLI contract', () => {
   it('health exits 1 when the Engine does not answer', async () => {
     const r = await cli(['health', '--host', 'unix:///nonexistent/docker.sock', '--retry-attempts', '0']);
