@@ -48,9 +48,6 @@ export function auditParams(operation: string | null, params: unknown): unknown 
   return Object.fromEntries(Object.keys(params as Record<string, unknown>).map((k) => [k, REDACTED]));
 }
 
-/** The old name of `redact` for parameters; kept for existing callers. */
-export const redactParams = redact;
-
 const requireCjs = createRequire(import.meta.url);
 
 /**

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { ConnectorError } from '../errors.js';
+import { isLoopback } from './listener.js';
 
 /**
  * DNS-rebinding and cross-origin protection for the listeners (the HTTP
@@ -42,13 +43,15 @@ export function hostnameOf(value: string): string | undefined {
   }
 }
 
-/** True for names and addresses only this machine can reach: localhost, 127.0.0.0/8, ::1. */
+/**
+ * True for names and addresses only this machine can reach, as a Host header
+ * names them: what `isLoopback` accepts for a listen address, plus any
+ * *.localhost name (browsers resolve them all to loopback) and the hex form
+ * of an IPv4-mapped loopback address (::ffff:7f00:1).
+ */
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h) || /^::ffff:7f[0-9a-f]{2}:/.test(h);
-  return false;
+  return isLoopback(h) || h.endsWith('.localhost') || (isIP(h) === 6 && /^::ffff:7f[0-9a-f]{2}:/.test(h));
 }
 
 /** True when the Origin names the host and port the request was sent to (a page of this listener, e.g. /docs). */

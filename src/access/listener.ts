@@ -50,7 +50,7 @@ export function parseListen(listen: string): ListenAddress {
 
 /**
  * True for listen addresses only this machine can reach: where --no-auth is
- * allowed. Stricter than host-check.ts's isLoopbackHost, which judges Host
+ * allowed. host-check.ts's isLoopbackHost builds on it for Host
  * headers (a browser resolves any *.localhost name to loopback; a listen
  * address is what the server binds, so only "localhost" and loopback IPs).
  */

@@ -126,25 +126,26 @@ export class McpHttpServer {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== MCP_PATH) return sendError(res, 404, new ConnectorError('NOT_FOUND', `No route ${req.method} ${path}; the MCP endpoint is ${MCP_PATH}`));
 
+    // Refused callers are audited too: who knocked, from where.
+    const refuse = (err: unknown, keyId: string | null): void => {
+      const e = err as ConnectorError;
+      const status = e.code === 'RATE_LIMITED' ? 429 : 401;
+      this.opts.audit.record({ surface: 'mcp', key_id: keyId, client, endpoint: null, operation: null, params: {}, outcome: e.code, status, duration_ms: Math.round((performance.now() - started) * 100) / 100 });
+      sendError(res, status, e, status === 401 ? { 'www-authenticate': 'Bearer realm="docker-connector"' } : {});
+    };
     let principal: Principal | undefined;
     if (this.opts.keys) {
       try {
         principal = this.authLimiter.authenticate(this.opts.keys, req.headers.authorization, client);
       } catch (err) {
-        const e = err as ConnectorError;
-        const status = e.code === 'RATE_LIMITED' ? 429 : 401;
-        // Refused callers are audited too: who knocked, from where.
-        this.opts.audit.record({ surface: 'mcp', key_id: null, client, endpoint: null, operation: null, params: {}, outcome: e.code, status, duration_ms: Math.round((performance.now() - started) * 100) / 100 });
-        return sendError(res, status, e, status === 401 ? { 'www-authenticate': 'Bearer realm="docker-connector"' } : {});
+        return refuse(err, null);
       }
     }
     const keyId = principal?.id ?? null;
     try {
       this.keyLimiter.take(keyId ?? 'anonymous');
     } catch (err) {
-      const e = err as ConnectorError;
-      this.opts.audit.record({ surface: 'mcp', key_id: keyId, client, endpoint: null, operation: null, params: {}, outcome: e.code, status: 429, duration_ms: Math.round((performance.now() - started) * 100) / 100 });
-      return sendError(res, 429, e);
+      return refuse(err, keyId);
     }
 
     const sessionId = req.headers['mcp-session-id'];

@@ -7,7 +7,8 @@ import { ConnectorError, ERROR_CODES, type ErrorCode } from '../../src/errors.js
 import { errorBody, httpStatusFor } from '../../src/http/errors.js';
 import { parseServiceSettings } from '../../src/http/settings.js';
 import { negotiateStream, textToNdjson, wantsStream } from '../../src/http/stream.js';
-import { createAuditLog, redactParams } from '../../src/access/audit.js';
+import { createAuditLog } from '../../src/access/audit.js';
+import { redact } from '../../src/config/redact.js';
 import { isLoopback, parseListen } from '../../src/access/listener.js';
 
 /* Pure pieces of the surfaces: audit log, HTTP status mapping, service settings, stream negotiation. */
@@ -45,7 +46,7 @@ describe('audit log', () => {
   });
 
   it('redacts NAME=value strings only when NAME looks secret', () => {
-    expect(redactParams({ build_args: ['GITHUB_TOKEN=abc', 'VERSION=1'], command: ['echo', 'a=b'] })).toEqual({ build_args: ['GITHUB_TOKEN=[REDACTED]', 'VERSION=1'], command: ['echo', 'a=b'] });
+    expect(redact({ build_args: ['GITHUB_TOKEN=abc', 'VERSION=1'], command: ['echo', 'a=b'] })).toEqual({ build_args: ['GITHUB_TOKEN=[REDACTED]', 'VERSION=1'], command: ['echo', 'a=b'] });
   });
 });
 
