@@ -56,8 +56,17 @@ export interface OperationDefinition<Name extends string = string, S extends z.Z
   safety: Safety;
   /** Sending it twice does no harm: retried after a lost connection. */
   idempotent: boolean;
-  /** What the result holds, for the manifest and docs. */
+  /** What the result holds, in one line, for the manifest and docs. */
   result: string;
+  /**
+   * The result's shape: the manifest's `result_schema`, OpenAPI's 200 schema,
+   * MCP's `outputSchema` and the TypeScript result type all derive from it.
+   * `z.object` is an open object (the Engine's objects: newer Engines add
+   * fields, published without `additionalProperties: false`), `z.strictObject`
+   * a closed one (shapes the connector makes). Not parsed at run time: the
+   * integration suite proves results match it.
+   */
+  resultSchema?: z.ZodType;
   /** Lowest Engine API version the operation works with, if above the connector's minimum. */
   minApiVersion?: string;
   /**
@@ -90,8 +99,16 @@ export interface OperationDefinition<Name extends string = string, S extends z.Z
   resultRequires?: readonly string[];
 }
 
-/** Declares an operation; the identity function keeps literal types for inference. */
-export function defineOperation<const Name extends string, S extends z.ZodType, R>(def: OperationDefinition<Name, S, R>): OperationDefinition<Name, S, R> {
+/**
+ * Declares an operation; the identity function keeps literal types for
+ * inference. The result type is the result schema's: `run` must return it.
+ */
+export function defineOperation<const Name extends string, S extends z.ZodType, RS extends z.ZodType>(
+  def: OperationDefinition<Name, S, z.output<RS>> & { resultSchema: RS },
+): OperationDefinition<Name, S, z.output<RS>> & { resultSchema: RS };
+/** @deprecated transition form without a result schema (removed once every family declares one). */
+export function defineOperation<const Name extends string, S extends z.ZodType, R>(def: OperationDefinition<Name, S, R>): OperationDefinition<Name, S, R>;
+export function defineOperation(def: OperationDefinition): OperationDefinition {
   return def;
 }
 

@@ -93,3 +93,16 @@ export function parameterSchema(op: OperationDefinition): Record<string, unknown
   }
   return standardize(schema) as Record<string, unknown>;
 }
+
+/**
+ * An operation's result as JSON Schema 2020-12, for the manifest's
+ * `result_schema`, OpenAPI's 200 response and MCP's `outputSchema`. Read in
+ * zod's input mode so that a plain `z.object` (an Engine object) stays open,
+ * as the declaration means, while `z.strictObject` stays closed.
+ */
+export function resultSchema(op: OperationDefinition): Record<string, unknown> {
+  if (!op.resultSchema) throw new Error(`Operation ${op.name} declares no resultSchema`);
+  const schema = z.toJSONSchema(op.resultSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete schema.$schema;
+  return standardize(schema, `${op.name}#result`) as Record<string, unknown>;
+}

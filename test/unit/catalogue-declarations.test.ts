@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildManifest, listOperations } from '../../src/catalogue.js';
 import { parameterSchema } from '../../src/manifest.js';
+import { resultSchema } from '../../src/operations/parameter-schema.js';
 
 type Prop = { description?: string; default?: unknown };
 
@@ -21,6 +22,18 @@ describe('the catalogue of operations', () => {
       expect(op.result, op.name).toBeTruthy();
       expect(['read', 'write', 'destructive'], op.name).toContain(op.safety);
       expect(['system', 'containers', 'images', 'networks', 'volumes'], op.name).toContain(op.category);
+    }
+  });
+
+  it('declares what every operation returns: a result schema with described fields', () => {
+    const missing = ops.filter((o) => !o.resultSchema).map((o) => o.name);
+    expect(missing, 'operations without resultSchema').toEqual([]);
+    for (const op of ops) {
+      const schema = resultSchema(op);
+      expect(Object.keys(schema).length, op.name).toBeGreaterThan(0);
+      // A top-level object lists its fields, each described, so a form or a person can read them.
+      const props = (schema.properties ?? {}) as Record<string, Prop>;
+      for (const [name, prop] of Object.entries(props)) expect(prop.description ?? (prop as { $ref?: string }).$ref, `${op.name} result ${name}`).toBeTruthy();
     }
   });
 
