@@ -21,8 +21,13 @@ const artifact = {
     ],
   },
 };
+// Every result a test receives is validated against the published result
+// schema and recorded (test/support/result-validation.setup.ts); the
+// result-coverage project then checks that every operation was proven on
+// both Engines.
 const integration = {
   globalSetup: ['test/support/global-setup.ts'],
+  setupFiles: ['test/support/result-validation.setup.ts'],
   testTimeout: 120_000,
   hookTimeout: 180_000,
   pool: 'forks' as const,
@@ -58,6 +63,17 @@ export default defineConfig({
           name: 'integration-restart',
           include: ['test/integration/reliability-restart.test.ts'],
           poolOptions: { forks: { singleFork: true } },
+        },
+      },
+      {
+        // Reads what the integration run recorded: run after it (see the "test"
+        // script); in a run of every project its group waits for the others.
+        ...artifact,
+        test: {
+          name: 'result-coverage',
+          include: ['test/result-coverage/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
+          server: integration.server,
         },
       },
     ],

@@ -1,8 +1,10 @@
 import type { Readable } from 'node:stream';
+import type { EndpointSource } from './config/endpoint-source.js';
 import { loadConfig } from './config/load.js';
 import { redact } from './config/redact.js';
 import type { ConnectorConfig, ConnectorConfigInput } from './config/schema.js';
 import { EngineClient, type EngineTransport } from './engine/client.js';
+import type { EndpointDescription } from './engine/connect.js';
 import { compareVersions } from './engine/version.js';
 import { encodeRegistryAuth, type RegistryCredentials } from './engine/registry-auth.js';
 import { ConnectorError, toConnectorError } from './errors.js';
@@ -41,6 +43,12 @@ export class DockerConnector {
   readonly logger: Logger;
   /** Sections of the config file meant for the surfaces (api_keys, endpoints, …). */
   readonly surfaceConfig: Record<string, unknown>;
+  /** What chose the Engine's address: a setting, a docker context, a discovered socket or the default. */
+  readonly endpointSource: EndpointSource;
+  /** The endpoint as operations see it, with how it was chosen. */
+  private readonly endpoint: EndpointDescription;
+  /** Where operations read the docker CLI's files from (registry logins): the environment given, else the process's. */
+  private readonly env: NodeJS.ProcessEnv;
 
   constructor(options: ConnectorOptions = {}) {
     const { configFile, env, logger, transport, onWarning, ...settings } = options;
@@ -49,6 +57,9 @@ export class DockerConnector {
     this.surfaceConfig = loaded.surface;
     this.logger = logger ?? createLogger(this.config.log_level);
     this.engine = new EngineClient(this.config, { logger: this.logger, transport });
+    this.endpointSource = loaded.endpointSource;
+    this.endpoint = { ...this.engine.endpointDescription, source: loaded.endpointSource.description };
+    this.env = env ?? process.env;
   }
 
   /** Builds a connector from an already validated configuration (used for multi-endpoint surfaces). */
@@ -136,9 +147,10 @@ export class DockerConnector {
       apiVersion,
       atLeast: (v: string) => compareVersions(apiVersion, v) >= 0,
       config,
+      env: this.env,
       log: this.logger,
       signal: opts.signal,
-      endpoint: engine.endpointDescription,
+      endpoint: this.endpoint,
       // One spread, after plain properties: V8 copies that fast. Two spreads in one literal
       // ({...defaults, ...req}) take its slow path (bench/README.md).
       json: (req) => engine.json({ operation: op.name, signal: opts.signal, ...req, idempotent: req.idempotent ?? (op.idempotent || req.method === 'GET' || req.method === 'HEAD') }),

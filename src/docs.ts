@@ -9,9 +9,9 @@ export function operationsTable(): string {
   const rows = listOperations().map((op) => {
     const props = Object.keys((parameterSchema(op).properties ?? {}) as Record<string, unknown>);
     const params = props.length ? props.map((p) => `\`${p}\``).join(', ') : '—';
-    return `| \`${op.name}\` | ${op.category} | ${op.safety}${op.idempotent ? '' : ' (not repeated)'} | ${op.title} | ${params} |`;
+    return `| \`${op.name}\` | ${op.category} | ${op.safety}${op.idempotent ? '' : ' (not repeated)'} | ${op.title} | ${params} | \`docker-connector describe ${op.name}\` |`;
   });
-  return ['| operation | category | safety | what it does | parameters |', '|---|---|---|---|---|', ...rows].join('\n');
+  return ['| operation | category | safety | what it does | parameters | details (parameters, result fields, example) |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
 /** README text with the generated section replaced. */

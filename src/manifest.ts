@@ -1,11 +1,28 @@
 import * as z from 'zod';
 import { configSchema, SECRET_FIELDS } from './config/schema.js';
 import { listOperations } from './operations/index.js';
-import { parameterSchema } from './operations/parameter-schema.js';
+import { parameterSchema, resultSchema } from './operations/parameter-schema.js';
+import type { OperationDefinition } from './operations/define.js';
 import { MAX_API_VERSION, MIN_API_VERSION } from './engine/version.js';
 import { PACKAGE_VERSION } from './package-info.js';
 
 export { PACKAGE_VERSION, parameterSchema };
+
+const resultCache = new Map<string, Record<string, unknown>>();
+
+/**
+ * An operation's published result schema (JSON Schema 2020-12) for the
+ * manifest, OpenAPI, MCP and `describe`; `{}` (any value) while an operation
+ * declares none. Cached: every surface asks for it per operation.
+ */
+export function resultSchemaOf(op: OperationDefinition): Record<string, unknown> {
+  let schema = resultCache.get(op.name);
+  if (!schema) {
+    schema = op.resultSchema ? resultSchema(op) : {};
+    resultCache.set(op.name, schema);
+  }
+  return schema;
+}
 
 export interface ManifestField {
   name: string;
@@ -29,7 +46,10 @@ export interface ManifestOperation {
   /** Parameters naming files or folders on the connector's host. */
   local_paths: string[];
   parameters: Record<string, unknown>;
+  /** One line saying what the result holds. */
   result: string;
+  /** The result's shape (JSON Schema 2020-12): Engine objects are open (newer Engines add fields). */
+  result_schema: Record<string, unknown>;
 }
 
 export interface Manifest {
@@ -76,6 +96,7 @@ export function buildManifest(): Manifest {
         local_paths: [...(op.localPaths ?? [])],
         parameters,
         result: op.result,
+        result_schema: resultSchemaOf(op),
       };
       if (op.minApiVersion) entry.min_api_version = op.minApiVersion;
       return entry;

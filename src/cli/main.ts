@@ -220,11 +220,49 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     });
 
   program
+    .command('describe')
+    .description('Describe one operation: safety, parameters, result fields, an example call')
+    .argument('<operation>', 'operation name (see "operations")')
+    .option('--json', 'print the manifest entry (parameter and result schemas)')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      try {
+        const [{ buildManifest }, { describePage, closeNames }] = await Promise.all([import('../manifest.js'), import('./describe.js')]);
+        const ops = buildManifest().operations;
+        const op = ops.find((o) => o.name === name);
+        if (!op) {
+          const close = closeNames(name, ops.map((o) => o.name));
+          const hint = close.length ? `; did you mean ${close.join(', ')}?` : '';
+          throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"${hint} ("docker-connector operations" lists them all)`);
+        }
+        io.stdout.write(opts.json ? `${json(op, pretty)}\n` : describePage(op));
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
     .command('config')
     .description('Print the effective configuration, secrets redacted')
     .action((_opts, cmd: Command) => {
       try {
-        io.stdout.write(`${json(redact(connect(cmd).config), pretty)}\n`);
+        const c = connect(cmd);
+        // endpoint_source: which setting, docker context or discovered socket chose the host.
+        io.stdout.write(`${json({ ...redact(c.config), endpoint_source: c.endpointSource.description }, pretty)}\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('contexts')
+    .description("List the docker CLI's contexts ($DOCKER_CONFIG/contexts): name, endpoint, TLS, and which is current and why")
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      try {
+        const { listContexts, contextsTable } = await import('./contexts.js');
+        const all = cmd.optsWithGlobals() as Record<string, unknown>;
+        const rows = listContexts(flagSettings(all), all.config as string | undefined, io.env);
+        io.stdout.write(opts.json || !pretty ? `${json(rows, pretty)}\n` : contextsTable(rows));
       } catch (err) {
         fail(err);
       }

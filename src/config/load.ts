@@ -4,7 +4,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConnectorError } from '../errors.js';
+import { DEFAULT_CONTEXT } from './docker-contexts.js';
+import { selectEndpoint, type EndpointSource } from './endpoint-source.js';
 import { registerSecrets, scrubText, secretValues } from './redact.js';
+import type { DiscoveryPaths } from './socket-discovery.js';
 import { configSchema, SECRET_FIELDS, SECRET_PATH_FIELDS, type ConnectorConfig, type ConnectorConfigInput } from './schema.js';
 
 /**
@@ -26,6 +29,8 @@ export interface LoadConfigOptions {
    * process.emitWarning, which prints it on stderr.
    */
   onWarning?: (message: string) => void;
+  /** The system socket paths socket discovery checks (tests point them into a temp dir). */
+  discovery?: DiscoveryPaths;
 }
 
 export interface LoadedConfig {
@@ -34,6 +39,8 @@ export interface LoadedConfig {
   surface: Record<string, unknown>;
   /** The warnings given to onWarning, in order. */
   warnings: string[];
+  /** What chose the Engine's address: a setting, a docker context, a discovered socket or the default. */
+  endpointSource: EndpointSource;
 }
 
 const FIELDS = Object.keys(configSchema.shape) as (keyof ConnectorConfig)[];
@@ -205,6 +212,36 @@ function fieldsSetBy(layer: Record<string, unknown>): Set<string> {
   return fields;
 }
 
+/** The fields a docker context stands for (it replaces the docker CLI variables' certificates too). */
+const CONTEXT_FIELDS = ['host', 'ca_cert', 'client_cert', 'client_key', 'verify_ssl'];
+
+/** The docker CLI variables a config file overrides, each with what the file does instead. */
+function ignoredDockerVariables(fileSettings: Record<string, unknown>, docker: Record<string, unknown>, env: NodeJS.ProcessEnv, filePath: string | undefined): string[] {
+  const fromFile = fieldsSetBy(fileSettings);
+  const context = typeof fileSettings.context === 'string' ? fileSettings.context : undefined;
+  const viaContext = new Set(context !== undefined && context !== DEFAULT_CONTEXT && !fromFile.has('host') ? CONTEXT_FIELDS : []);
+  const ignored = new Map<string, { fields: string[]; direct: boolean }>();
+  for (const field of Object.keys(docker)) {
+    if (!fromFile.has(field) && !viaContext.has(field)) continue;
+    for (const variable of dockerVariablesFor(field, env)) {
+      const entry = ignored.get(variable) ?? { fields: [], direct: true };
+      entry.fields.push(field);
+      entry.direct &&= fromFile.has(field);
+      ignored.set(variable, entry);
+    }
+  }
+  const warnings = [...ignored].map(([variable, { fields, direct }]) => {
+    const how = direct ? `sets ${fields.length > 1 ? 'them' : 'it'}` : `selects docker context "${context}"`;
+    return `${variable} is set but ignored for ${fields.join(', ')}: the config file ${filePath} ${how}`;
+  });
+  // DOCKER_CONTEXT counts only when DOCKER_HOST does not already outrank it.
+  if (env.DOCKER_CONTEXT && !env.DOCKER_HOST && (fromFile.has('host') || context !== undefined)) {
+    const how = fromFile.has('host') ? 'sets host' : `selects docker context "${context}"`;
+    warnings.push(`DOCKER_CONTEXT is set but ignored: the config file ${filePath} ${how}`);
+  }
+  return warnings;
+}
+
 /**
  * Merges the layers, lowest precedence first. A layer that names the Engine
  * by `server` (and not `host`) also hides a `host` from below: host wins over
@@ -224,7 +261,9 @@ const emitWarning = (message: string) => process.emitWarning(message, { code: 'D
 /**
  * Merges, lowest precedence first: defaults, docker CLI env (DOCKER_HOST …),
  * config file, DOCKER_CONNECTOR_* env, explicit options (library options or
- * CLI flags). A named config file beats the ambient docker CLI variables (as
+ * CLI flags). A `context` (or the docker CLI's DOCKER_CONTEXT and
+ * currentContext) stands for the Engine settings of that docker context, at
+ * its layer and below that layer's `host` (endpoint-source.ts). A named config file beats the ambient docker CLI variables (as
  * the docker CLI's --context beats DOCKER_HOST): each variable it overrides
  * is reported through onWarning, since the shell's DOCKER_HOST silently losing
  * would surprise as much as it silently winning did.
@@ -240,19 +279,19 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     else fileSettings[k] = v;
   }
   const docker = dockerEnvSettings(env) as Record<string, unknown>;
-  const warnings: string[] = [];
-  const fromFile = fieldsSetBy(fileSettings);
-  const ignored = new Map<string, string[]>();
-  for (const field of Object.keys(docker)) {
-    if (!fromFile.has(field)) continue;
-    for (const variable of dockerVariablesFor(field, env)) ignored.set(variable, [...(ignored.get(variable) ?? []), field]);
-  }
-  for (const [variable, fields] of ignored) {
-    warnings.push(`${variable} is set but ignored for ${fields.join(', ')}: the config file ${filePath} sets ${fields.length > 1 ? 'them' : 'it'}`);
-  }
-  const merged = mergeLayers([docker, fileSettings, connectorEnvSettings(env), opts.options ?? {}]);
+  const warnings = ignoredDockerVariables(fileSettings, docker, env, filePath);
+  const selected = selectEndpoint(
+    [
+      { origin: 'docker_env', settings: docker },
+      { origin: 'file', settings: fileSettings },
+      { origin: 'connector_env', settings: connectorEnvSettings(env) as Record<string, unknown> },
+      { origin: 'options', settings: (opts.options ?? {}) as Record<string, unknown> },
+    ],
+    { env, filePath, discovery: opts.discovery },
+  );
+  const merged = mergeLayers(selected.layers.map((l) => l.settings));
   const config = validateConfig(merged);
   // Warned only once the configuration is valid: an error is the more useful thing to show alone.
   for (const w of warnings) (opts.onWarning ?? emitWarning)(w);
-  return { config, surface, warnings };
+  return { config, surface, warnings, endpointSource: selected.source };
 }

@@ -1,4 +1,4 @@
-import { SECRET_FIELDS } from './schema.js';
+import { SECRET_FIELDS, SECRET_PATH_FIELDS, SECRET_TEXT_FIELDS } from './schema.js';
 
 export const REDACTED = '[REDACTED]';
 
@@ -41,6 +41,15 @@ function redactString(text: string): string {
   return registeredSecrets.size === 0 ? text : scrubText(text, registeredSecrets);
 }
 
+/**
+ * A key field (client_key, ssh_key) holding a path: the path is not the
+ * secret, and seeing it in printed configuration says which file is used.
+ * The same field holding the key's text is redacted like any secret.
+ */
+function isKeyFilePath(key: string, value: unknown): boolean {
+  return (SECRET_PATH_FIELDS as readonly string[]).includes(key) && typeof value === 'string' && !value.includes('-----BEGIN') && !/[\r\n]/.test(value);
+}
+
 /** Deeper than this is cut off (redacted whole) rather than walked: it also ends reference cycles. */
 const MAX_DEPTH = 20;
 
@@ -52,7 +61,7 @@ function redactValue(value: unknown, depth: number): unknown {
   if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return REDACTED;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = isSecretKey(k) && v !== undefined && v !== null && v !== '' ? REDACTED : redactValue(v, depth + 1);
+    out[k] = isSecretKey(k) && v !== undefined && v !== null && v !== '' && !isKeyFilePath(k, v) ? REDACTED : redactValue(v, depth + 1);
   }
   return out;
 }
@@ -91,6 +100,11 @@ export function secretValues(config: Record<string, unknown>): string[] {
     if (typeof v === 'string' && v) {
       values.push(v);
     }
+  }
+  // A key given as its PEM text is a secret value; given as a path it is not.
+  for (const f of SECRET_TEXT_FIELDS) {
+    const v = config[f];
+    if (typeof v === 'string' && v.includes('-----BEGIN')) values.push(v);
   }
   const user = config.username;
   const pass = config.password;

@@ -169,7 +169,9 @@ export class EngineClient {
   async json<T = unknown>(req: EngineRequest): Promise<EngineResponse<T>> {
     const res = await this.text(req);
     let body: unknown = undefined;
-    if (res.body.length > 0) {
+    // Podman answers some calls whose Docker answer is empty with a newline (tag) or "OK" (network connect):
+    // a request that reads no body says so and is spared the parse.
+    if (!req.ignoreBody && res.body.trim().length > 0) {
       try {
         body = JSON.parse(res.body);
       } catch {
@@ -249,7 +251,7 @@ export class EngineClient {
           deadline.clear();
           const retryable = RETRY_STATUSES.has(status) && shouldRetry('status', idempotent && !bodyIsStream);
           const contentType = resHeaders['content-type'];
-          const err = mapHttpError(status, this.scrub(body), contentType, { operation: req.operation, apiVersion: version, retryable, location: locationOf(resHeaders, this) });
+          const err = mapHttpError(status, this.scrub(body), contentType, { operation: req.operation, apiVersion: version, retryable, location: locationOf(resHeaders, this), route: `${req.method} ${req.path}` });
           if (retryable && attempt < maxAttempts) {
             await this.backoff(req, attempt, err);
             continue;

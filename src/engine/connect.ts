@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ConnectorConfig } from '../config/schema.js';
 import { loadTlsMaterial, type Endpoint } from './endpoint.js';
+import { SshSocket, type OpenedChannel } from './ssh-socket.js';
 
 /**
  * The transport seam: how to open a connection to an endpoint, whatever its
@@ -24,11 +25,13 @@ export interface SocketOptions {
 
 /** The endpoint as results and logs may show it: nothing secret in it. */
 export interface EndpointDescription {
-  /** unix:///var/run/docker.sock, http://host:2375, https://host:2376 (never credentials). */
+  /** unix:///var/run/docker.sock, http://host:2375, https://host:2376, ssh://user@host:22 (never credentials). */
   address: string;
   kind: Endpoint['kind'];
   /** Connections speak TLS. */
   tls: boolean;
+  /** How the address was chosen (a setting, a docker context, a discovered socket), when the connector knows. */
+  source?: string;
 }
 
 /** undici's `connect` option: opens a connection and calls back once it is usable (TLS handshake done). */
@@ -54,7 +57,10 @@ export interface Dialer {
   readonly origin: string;
   /** TLS settings of the connections (certificate files read once), when they speak TLS. */
   readonly tls: tls.ConnectionOptions | undefined;
-  /** Opens one connection (a net.Socket or a tls.TLSSocket); throws what the socket layer throws (ERR_OSSL_* for bad PEM files). */
+  /**
+   * Opens one connection (a net.Socket or a tls.TLSSocket; for ssh:// a channel shaped like a net.Socket);
+   * throws what the socket layer throws (ERR_OSSL_* for bad PEM files).
+   */
   dial(options?: SocketOptions): net.Socket;
   /** node:http's `createConnection` (request option or Agent method): the socket options it is handed are kept, the target is the dialer's. */
   createConnection(options?: object): net.Socket;
@@ -102,6 +108,7 @@ function kindDialer(ep: Endpoint, config: ConnectorConfig): KindDialer {
     const path = ep.socketPath;
     return { hostHeader: 'docker', origin: 'http://docker', tls: undefined, dial: (o) => net.connect({ ...o, path }) };
   }
+  if (ep.kind === 'ssh') return sshDialer(ep, config);
   const { hostname: host, port } = ep;
   const hostHeader = `${host}:${port}`;
   const origin = `${ep.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -116,6 +123,23 @@ function kindDialer(ep: Endpoint, config: ConnectorConfig): KindDialer {
     servername: config.tls_server_name ?? (net.isIP(host) ? '' : host),
   };
   return { hostHeader, origin, tls: options, dial: tlsDial(host, port, options) };
+}
+
+/**
+ * ssh://: each connection is a channel of a shared SSH login running
+ * `docker system dial-stdio` (ssh-session.ts, loaded with ssh2 on first use:
+ * other endpoints never load either). The socket is handed back at once and
+ * connects when its channel is open.
+ */
+function sshDialer(ep: Extract<Endpoint, { kind: 'ssh' }>, config: ConnectorConfig): KindDialer {
+  let pool: Promise<{ open(): Promise<OpenedChannel> }> | undefined;
+  const open = (): Promise<OpenedChannel> => {
+    pool ??= import('./ssh-session.js').then((m) => new m.SshConnections({ user: ep.user, host: ep.hostname, port: ep.port, address: ep.address }, config));
+    pool.catch(() => (pool = undefined));
+    return pool.then((p) => p.open());
+  };
+  // node:http and undici use a socket's stream interface plus ref/unref, setKeepAlive, setNoDelay, setTimeout, which SshSocket has.
+  return { hostHeader: 'docker', origin: 'http://docker', tls: undefined, dial: (o) => new SshSocket(open, ep.address, o.highWaterMark) as unknown as net.Socket };
 }
 
 /**

@@ -37,7 +37,18 @@ export interface HttpErrorContext {
   retryable?: boolean;
   /** The answer's Location header (redirects). */
   location?: string;
+  /** "METHOD /path" of the request (no query: it may carry values), to name what the Engine lacks. */
+  route?: string;
 }
+
+/**
+ * The Engine's router has no such route: a Docker Engine answers
+ * `{"message":"page not found"}`, Podman's compatible API a plain "Not Found"
+ * or "Path /v1.41/… is not supported". A missing object always names itself
+ * ("No such container: x"), so these bodies mean the Engine lacks the
+ * endpoint, not the object.
+ */
+const NO_ROUTE = /^(404 )?(page )?not found$|^Path \S+ is not supported$/i;
 
 /** A redirect's Location header, scrubbed (a proxy may echo credentials into it); undefined when absent. */
 export function locationOf(headers: IncomingHttpHeaders, client: { scrub(text: string): string }): string | undefined {
@@ -66,6 +77,14 @@ export function mapHttpError(status: number, body: string, contentType: string |
     // A well-formed short id that more than one object starts with (28 answers 400, 20.10 500): the
     // Engine's state, not a malformed parameter (no schema can tell in advance), so CONFLICT, saying what to do.
     return new ConnectorError('CONFLICT', `The reference matches more than one object; give more of the id, or the name: ${message}`, base);
+  }
+  if (status === 404 && NO_ROUTE.test(message)) {
+    const what = ctx.operation ? `${ctx.operation}: the Engine` : 'The Engine';
+    return new ConnectorError(
+      'UNSUPPORTED',
+      `${what} does not support this (it has no ${ctx.route ?? 'such'} endpoint and answered 404 ${message}); Engines with a partial Docker API, such as Podman, lack some operations`,
+      { ...base, details: { ...base.details, ...(ctx.route ? { route: ctx.route } : {}) } },
+    );
   }
   if (status >= 300 && status < 400) {
     // The connector follows no redirect (a request sent elsewhere is not the one that was asked for),

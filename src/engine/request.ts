@@ -26,6 +26,8 @@ export interface EngineRequest {
   okStatuses?: number[];
   /** Unversioned paths (/_ping) skip the /v1.xx prefix. */
   versioned?: boolean;
+  /** The caller reads nothing of a success answer: its body is not parsed (whatever an Engine puts there). */
+  ignoreBody?: boolean;
 }
 
 /**
@@ -47,6 +49,8 @@ export interface PingInfo {
   osType: string | undefined;
   experimental: boolean;
   builderVersion: string | undefined;
+  /** Podman's libpod API version (its Libpod-Api-Version header): set only when the Engine is Podman. */
+  libpodVersion?: string;
 }
 
 /** The Engine's facts from a ping answer's headers. */
@@ -56,6 +60,7 @@ export function pingInfoOf(h: IncomingHttpHeaders): PingInfo {
     osType: typeof h['ostype'] === 'string' ? h['ostype'] : undefined,
     experimental: h['docker-experimental'] === 'true',
     builderVersion: typeof h['builder-version'] === 'string' ? h['builder-version'] : undefined,
+    ...(typeof h['libpod-api-version'] === 'string' ? { libpodVersion: h['libpod-api-version'] } : {}),
   };
 }
 

@@ -2,7 +2,7 @@ import { redact } from '../config/redact.js';
 import type { ConnectorError, ErrorCode } from '../errors.js';
 
 /** Failures of the Engine or of the path to it: the service is a gateway, so 502. */
-const GATEWAY_CODES = new Set<ErrorCode>(['ENGINE_ERROR', 'UNAVAILABLE', 'CONNECTION_FAILED', 'TLS_ERROR', 'STREAM_ERROR', 'API_VERSION_UNSUPPORTED']);
+const GATEWAY_CODES = new Set<ErrorCode>(['ENGINE_ERROR', 'UNAVAILABLE', 'CONNECTION_FAILED', 'TLS_ERROR', 'STREAM_ERROR', 'API_VERSION_UNSUPPORTED', 'UNSUPPORTED']);
 
 /**
  * True when the error is the Engine's (or its proxy's) answer rather than

@@ -1,4 +1,4 @@
-import { PACKAGE_VERSION, parameterSchema } from '../manifest.js';
+import { PACKAGE_VERSION, parameterSchema, resultSchemaOf } from '../manifest.js';
 import { listOperations, type OperationDefinition } from '../operations/index.js';
 import { streamMediaTypes } from './stream.js';
 
@@ -16,24 +16,29 @@ const errorRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
 /**
  * Zod emits `$defs` with `#/$defs/...` references for shared or recursive
  * parts. Inside an OpenAPI document those would resolve against the
- * document root, so they are moved to components.schemas.
+ * document root, so they are moved to components.schemas under
+ * `<prefix>.<name>` (the operation's name for parameters,
+ * `<operation>.result` for results, so the two never collide). A reference
+ * to the schema's own root (`#`, a recursive root) makes the whole schema a
+ * component `<prefix>` and the schema a reference to it.
  */
-function hoistDefs(op: string, schema: Record<string, unknown>, components: Record<string, unknown>): Record<string, unknown> {
+export function hoistDefs(prefix: string, schema: Record<string, unknown>, components: Record<string, unknown>): Record<string, unknown> {
   const defs = schema.$defs as Record<string, unknown> | undefined;
-  if (!defs) return schema;
+  const selfRef = JSON.stringify(schema).includes('"$ref":"#"');
+  if (!defs && !selfRef) return schema;
   const { $defs: _drop, ...rest } = schema;
-  const rename = (name: string) => `${op}.${name}`;
+  const rename = (name: string) => `${prefix}.${name}`;
+  const target = (ref: string) => (ref === '#' ? `#/components/schemas/${prefix}` : ref.startsWith('#/$defs/') ? `#/components/schemas/${rename(ref.slice('#/$defs/'.length))}` : ref);
   const rewrite = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(rewrite);
     if (v === null || typeof v !== 'object') return v;
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>).map(([k, x]) =>
-        k === '$ref' && typeof x === 'string' && x.startsWith('#/$defs/') ? [k, `#/components/schemas/${rename(x.slice('#/$defs/'.length))}`] : [k, rewrite(x)],
-      ),
-    );
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => (k === '$ref' && typeof x === 'string' ? [k, target(x)] : [k, rewrite(x)])));
   };
-  for (const [name, def] of Object.entries(defs)) components[rename(name)] = rewrite(def);
-  return rewrite(rest) as Record<string, unknown>;
+  for (const [name, def] of Object.entries(defs ?? {})) components[rename(name)] = rewrite(def);
+  const body = rewrite(rest) as Record<string, unknown>;
+  if (!selfRef) return body;
+  components[prefix] = body;
+  return { $ref: `#/components/schemas/${prefix}` };
 }
 
 /** The media types of an operation's raw-stream form, as the service negotiates them (none without one). */
@@ -44,7 +49,8 @@ export function streamFormTypes(op: OperationDefinition): string[] {
 function operationPath(op: OperationDefinition, schemas: Record<string, unknown>): Record<string, unknown> {
   const params = hoistDefs(op.name, parameterSchema(op), schemas);
   const required = Array.isArray(params.required) && params.required.length > 0;
-  const ok: Record<string, unknown> = { 'application/json': { schema: {} } };
+  // The JSON result form: the operation's declared result schema.
+  const ok: Record<string, unknown> = { 'application/json': { schema: hoistDefs(`${op.name}.result`, resultSchemaOf(op), schemas) } };
   const streamTypes = streamFormTypes(op);
   for (const t of streamTypes) {
     ok[t] =

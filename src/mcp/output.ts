@@ -18,6 +18,8 @@ export interface Cut {
 
 export interface Capped {
   value: unknown;
+  /** Nothing left to cut and still over the limit: `value` is a size note, not the result. */
+  replaced?: true;
   /** Serialized size of the value as returned (bytes). */
   bytes: number;
   /** Serialized size before any cut (bytes). */
@@ -50,19 +52,22 @@ function pathText(path: (string | number)[]): string {
  * outweighs the strings inside it, so comparing plain sizes would drop a
  * whole item to shorten one long field.
  */
-function nextCut(value: unknown): Node | undefined {
+/** Says whether a part of the result may be cut (by default every part may). */
+export type CutPolicy = (path: readonly (string | number)[], kind: 'string' | 'list') => boolean;
+
+function nextCut(value: unknown, allowed: CutPolicy): Node | undefined {
   let str: Node | undefined;
   let list: Node | undefined;
   const visit = (v: unknown, path: (string | number)[], depth: number) => {
     if (depth > 64) return;
     if (typeof v === 'string') {
       const size = Buffer.byteLength(v, 'utf8');
-      if (size >= MIN_CUTTABLE && (!str || size > str.size)) str = { path, kind: 'string', size, length: v.length };
+      if (size >= MIN_CUTTABLE && (!str || size > str.size) && allowed(path, 'string')) str = { path, kind: 'string', size, length: v.length };
       return;
     }
     if (Array.isArray(v)) {
       const size = bytesOf(v);
-      if (v.length > 1 && size >= MIN_CUTTABLE && (!list || size > list.size)) list = { path, kind: 'list', size, length: v.length };
+      if (v.length > 1 && size >= MIN_CUTTABLE && (!list || size > list.size) && allowed(path, 'list')) list = { path, kind: 'list', size, length: v.length };
       v.forEach((item, i) => visit(item, [...path, i], depth + 1));
       return;
     }
@@ -96,16 +101,18 @@ function cutString(s: string, keep: number): string {
  * string or list by the excess (plus room for the marker), so a result
  * with one huge log field loses only the end of that field. Strings get a
  * visible marker; lists are shortened (the cut is listed in `cuts`). When
- * nothing is left to cut, the value is replaced by a note.
+ * nothing is left to cut, the value is replaced by a note. `allowed` keeps
+ * parts whose declared shape a cut would break (an id with a pattern, a
+ * fixed-length tuple) whole.
  */
-export function capOutput(value: unknown, limit: number = DEFAULT_MAX_OUTPUT_BYTES): Capped {
+export function capOutput(value: unknown, limit: number = DEFAULT_MAX_OUTPUT_BYTES, allowed: CutPolicy = () => true): Capped {
   const original = bytesOf(value);
   if (original <= limit) return { value, bytes: original, original_bytes: original, cuts: [] };
   let v: unknown = structuredClone(value);
   const cuts = new Map<string, Cut>();
   let size = original;
   for (let round = 0; round < MAX_ROUNDS && size > limit; round++) {
-    const node = nextCut(v);
+    const node = nextCut(v, allowed);
     if (!node) break;
     const excess = size - limit;
     const at = pathText(node.path);
@@ -129,7 +136,7 @@ export function capOutput(value: unknown, limit: number = DEFAULT_MAX_OUTPUT_BYT
   }
   if (size > limit) {
     v = { output_too_large: true, bytes: original, limit };
-    size = bytesOf(v);
+    return { value: v, replaced: true, bytes: bytesOf(v), original_bytes: original, cuts: [...cuts.values()] };
   }
   return { value: v, bytes: size, original_bytes: original, cuts: [...cuts.values()] };
 }

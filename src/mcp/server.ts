@@ -9,7 +9,8 @@ import type { ProgressEvent } from '../operations/define.js';
 import type { AuditLog } from '../access/audit.js';
 import type { Policy, Principal } from '../access/policy.js';
 import { DryRunLedger } from './confirm.js';
-import { capOutput, summarize, truncationNote } from './output.js';
+import { capOutput, summarize, truncationNote, type Capped } from './output.js';
+import { cutPolicy, structuredFor, toolOutput } from './output-schema.js';
 import type { McpSettings } from './settings.js';
 import { listTools, refusal, safetyLevel, type Gate } from './tools.js';
 
@@ -62,7 +63,7 @@ export class ToolHost {
     const level = { read: 'read-only operations only', write: 'read and write operations (no destructive ones)', destructive: 'read, write and destructive operations' }[this.gate.level];
     const lines = [
       `Docker Engine operations (docker-connector ${PACKAGE_VERSION}), one tool per operation. This server offers ${level}.`,
-      `Results are the operation's JSON as structured content (a list comes as {"result": [...]}); results over ${this.opts.settings.max_output_bytes} bytes are cut with a note.`,
+      `Results are the operation's JSON as structured content, as each tool's outputSchema describes it (a result that is not an object comes as {"result": ...}); errors come as text ("CODE: message", then the JSON {"error": ...}); results over ${this.opts.settings.max_output_bytes} bytes are cut with a note.`,
       'Destructive tools take dry_run: true to report what would be removed without removing anything.',
     ];
     if (this.confirmDestructive) lines.push('Confirmation is on: a destructive call runs only after the same call with dry_run: true in this session.');
@@ -134,7 +135,7 @@ export class ToolHost {
         if (valid.dry_run === true) ctx.ledger.record(name, valid);
         else ctx.ledger.consume(name, valid);
       }
-      return this.success(name, result);
+      return this.success(op, result);
     } catch (raw) {
       const err = toConnectorError(raw, name);
       outcome = ctx.signal?.aborted ? 'cancelled' : err.code;
@@ -172,13 +173,20 @@ export class ToolHost {
     return scrubText(text, this.secrets);
   }
 
-  private success(name: string, result: unknown): CallToolResult {
+  /**
+   * A result as the tool's outputSchema describes it: structured content
+   * (wrapped as `{"result": …}` when the result is not always an object),
+   * plus a summary line and the same JSON as text. Past the output limit
+   * the cap cuts only parts whose declared shape a cut keeps valid.
+   */
+  private success(op: OperationDefinition, result: unknown): CallToolResult {
+    const name = op.name;
     const limit = this.opts.settings.max_output_bytes;
-    const capped = capOutput(result, limit);
+    const capped = capOutput(result, limit, cutPolicy(op));
+    if (capped.replaced && toolOutput(op)) return this.tooLarge(op, capped, limit);
     const note = truncationNote(capped, limit);
     const body = capped.value;
-    // structuredContent must be an object: lists and scalars are wrapped.
-    const structured = body !== null && typeof body === 'object' && !Array.isArray(body) ? body : { result: body ?? null };
+    const structured = structuredFor(op, body);
     const json = this.scrub(JSON.stringify(body ?? null));
     const summary = this.scrub([summarize(name, result), note].filter(Boolean).join('\n'));
     const out: CallToolResult = {
@@ -192,13 +200,40 @@ export class ToolHost {
     return out;
   }
 
+  /**
+   * A result that no allowed cut brings under the limit. A size note in
+   * place of the result would not match the tool's outputSchema (and the
+   * SDK's client refuses structured content that does not), so it is a tool
+   * error whose text says the operation itself succeeded.
+   */
+  private tooLarge(op: OperationDefinition, capped: Capped, limit: number): CallToolResult {
+    const text =
+      `${op.name} succeeded, but its result is ${capped.original_bytes} bytes of JSON and cannot be cut to this server's limit of ${limit} bytes without breaking the tool's output schema. ` +
+      'Narrow the call (filters, limit, tail, max_bytes) or raise the limit (mcp.max_output_bytes, --max-output).';
+    return {
+      isError: true,
+      content: [
+        { type: 'text', text },
+        { type: 'text', text: JSON.stringify(capped.value) },
+      ],
+      _meta: { 'docker-connector/truncated': { original_bytes: capped.original_bytes, limit, cuts: capped.cuts } },
+    };
+  }
+
+  /**
+   * A failed call: the error as text only (`CODE: message`, then the JSON
+   * `{"error": …}`). No structured content: it would have to match the
+   * tool's outputSchema, which describes results, not errors.
+   */
   private failure(err: ConnectorError): CallToolResult {
     const body = err.toJSON();
     if (body.details) body.details = redact(body.details);
     return {
       isError: true,
-      content: [{ type: 'text', text: this.scrub(`${err.code}: ${err.message}`) }],
-      structuredContent: JSON.parse(this.scrub(JSON.stringify({ error: body }))) as Record<string, unknown>,
+      content: [
+        { type: 'text', text: this.scrub(`${err.code}: ${err.message}`) },
+        { type: 'text', text: this.scrub(JSON.stringify({ error: body })) },
+      ],
     };
   }
 }

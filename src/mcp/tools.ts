@@ -2,6 +2,7 @@ import { ConnectorError } from '../errors.js';
 import { parameterSchema } from '../manifest.js';
 import { listOperations, type OperationDefinition, type Safety } from '../operations/index.js';
 import { scopesAllow, type Policy, type Principal } from '../access/policy.js';
+import { toolOutput } from './output-schema.js';
 
 /**
  * MCP tools derived from the catalogue of operations: one tool per operation,
@@ -15,6 +16,8 @@ export interface McpTool {
   title: string;
   description: string;
   inputSchema: { type: 'object'; [key: string]: unknown };
+  /** The result's schema; a result that is not always an object comes as {"result": …}. */
+  outputSchema?: { type: 'object'; [key: string]: unknown };
   annotations: {
     title: string;
     readOnlyHint: boolean;
@@ -52,11 +55,13 @@ export function toolFor(op: OperationDefinition): McpTool {
   if (op.safety === 'destructive') notes.push('Destructive: takes dry_run to show what would be removed without removing it.');
   if (op.minApiVersion) notes.push(`Needs Engine API ${op.minApiVersion} or newer.`);
   notes.push(`Returns: ${op.result}`);
+  const output = toolOutput(op);
   return {
     name: op.name,
     title: op.title,
     description: `${op.description}\n\n${notes.join('\n')}`,
     inputSchema: inputSchema(op),
+    ...(output ? { outputSchema: output.schema } : {}),
     annotations: {
       title: op.title,
       readOnlyHint: op.safety === 'read',

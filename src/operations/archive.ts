@@ -16,6 +16,7 @@ import { extractArchive } from '../files/tar-safety.js';
 import { loadTarStream } from '../files/tar-module.js';
 import { byteProgress, defineOperation, requireParam, STREAM_TYPES, type OperationContext } from './define.js';
 import { containerRef } from './shared/params.js';
+import { fileWritten } from './shared/schemas/file-result.js';
 import { slowCallTimeoutMs } from './shared/timeouts.js';
 
 /**
@@ -71,6 +72,7 @@ export const containerExport = defineOperation({
   idempotent: true,
   streaming: true,
   result: '{path, bytes, sha256}',
+  resultSchema: fileWritten,
   async run(ctx, p) {
     const dest = await checkDestination(requireParam(ctx, p.path, 'path'), 'path', p.overwrite);
     // Progress counted by the sink itself: a Transform piped in between would cut the body
@@ -107,6 +109,25 @@ async function requireLocalDir(path: string, parameter: string): Promise<string>
   return full;
 }
 
+/** What copy_from_container extracted (src/files/tar-safety.ts, ExtractResult): the connector's own shape, closed. */
+const copyFromResult = z.strictObject({
+  files: z
+    .array(
+      z.strictObject({
+        path: z.string().describe('Path relative to `dest`, "/"-separated'),
+        size: z.number().int().min(0).describe('Bytes (0 for folders and symlinks)'),
+        type: z.enum(['file', 'directory', 'symlink', 'link']).describe('Entry type ("link": a hard link)'),
+      }),
+    )
+    .describe('Entries written, in archive order (at most 10 000)'),
+  count: z.number().int().min(0).describe('Entries written in all'),
+  files_truncated: z.boolean().describe('`files` lists fewer entries than `count`'),
+  bytes: z.number().int().min(0).describe('Bytes of file content written'),
+  skipped: z
+    .array(z.strictObject({ path: z.string().describe('Path relative to `dest`'), type: z.string().describe('tar entry type, e.g. "character-device", "fifo"') }))
+    .describe('Entries not written: devices and fifos'),
+});
+
 export const copyFromContainer = defineOperation({
   name: 'copy_from_container',
   localPaths: ['dest'],
@@ -128,6 +149,7 @@ export const copyFromContainer = defineOperation({
   idempotent: true,
   streaming: true,
   result: '{files: [{path, size, type}] (at most 10 000; files_truncated when more), count, bytes, skipped: [{path, type}]}',
+  resultSchema: copyFromResult,
   async run(ctx, p) {
     const dest = await requireLocalDir(requireParam(ctx, p.dest, 'dest'), 'dest');
     const body = withByteProgress(ctx, await openArchive(ctx, p.container, p.path), 'copy');
@@ -224,6 +246,10 @@ export const copyToContainer = defineOperation({
   idempotent: true,
   streaming: true,
   result: '{files, bytes}: entries sent (files, folders, links) and bytes of file content',
+  resultSchema: z.strictObject({
+    files: z.number().int().min(0).describe('Entries sent: files, folders and symlinks'),
+    bytes: z.number().int().min(0).describe('Bytes of file content sent'),
+  }),
   async run(ctx, p) {
     const src = resolve(p.src);
     const st = await lstat(src).catch(() => undefined);

@@ -133,6 +133,12 @@ export const buildImage = defineOperation({
   idempotent: false,
   streaming: true,
   result: '{id, tags, log, log_truncated}: the image id, the tags applied, and the build output (the last 64 KiB; the full log goes to progress)',
+  resultSchema: z.strictObject({
+    id: z.string().describe('Id of the image built, "sha256:…"'),
+    tags: z.array(z.string()).describe('The names it was tagged with (the `tags` asked for)'),
+    log: z.string().describe('The build output, its last 64 KiB'),
+    log_truncated: z.boolean().describe('The start of the output was cut off (the full log went to progress)'),
+  }),
   async run(ctx, p) {
     const headers: Record<string, string> = { 'content-type': 'application/x-tar' };
     const config = registryConfig(ctx, p);

@@ -52,6 +52,8 @@ export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   pull_image: 'registry',
   push_image: 'registry',
   search_images: 'registry',
+  inspect_distribution: 'registry',
+  registry_login: 'registry',
   build_image: 'build',
   prune_images: 'images',
   save_images: 'images',

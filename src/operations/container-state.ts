@@ -12,6 +12,12 @@ import { signalParam, stopParams } from './shared/container-schemas.js';
 import { inspectContainer as getContainer } from './shared/container-lookup.js';
 import { containerRef } from './shared/params.js';
 
+/** What a state change answers: the container as named, and whether anything changed. */
+const stateChangeResult = z.strictObject({
+  container: z.string().describe('The container, as the call named it'),
+  changed: z.boolean().describe('False when it was already in that state'),
+});
+
 /** A POST action where 304 means "already in that state". */
 async function stateAction(ctx: OperationContext, container: string, action: string, query?: Record<string, string | number | undefined>, timeoutMs?: number) {
   const res = await ctx.json({
@@ -40,6 +46,7 @@ export const startContainer = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{container, changed}',
+  resultSchema: stateChangeResult,
   async run(ctx, p) {
     return stateAction(ctx, p.container, 'start');
   },
@@ -55,6 +62,7 @@ export const stopContainer = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{container, changed}',
+  resultSchema: stateChangeResult,
   async run(ctx, p) {
     if (p.signal !== undefined) requireApi(ctx, '1.42', 'signal');
     return stateAction(ctx, p.container, 'stop', { t: p.timeout, signal: p.signal }, stopCallTimeout(ctx, p.timeout));
@@ -72,6 +80,7 @@ export const restartContainer = defineOperation({
   // state: the container running a fresh process.
   idempotent: true,
   result: '{container, changed}',
+  resultSchema: stateChangeResult,
   async run(ctx, p) {
     if (p.signal !== undefined) requireApi(ctx, '1.42', 'signal');
     return stateAction(ctx, p.container, 'restart', { t: p.timeout, signal: p.signal }, stopCallTimeout(ctx, p.timeout));
@@ -94,9 +103,13 @@ export const killContainer = defineOperation({
   // twice, and a repeated SIGKILL fails with "not running".
   idempotent: false,
   result: '{container, changed: true}',
+  resultSchema: z.strictObject({
+    container: z.string().describe('The container, as the call named it'),
+    changed: z.literal(true).describe('Always true: the signal was delivered'),
+  }),
   async run(ctx, p) {
     await ctx.json({ method: 'POST', path: enginePath`/containers/${p.container}/kill`, query: { signal: p.signal } });
-    return { container: p.container, changed: true };
+    return { container: p.container, changed: true as const };
   },
 });
 
@@ -127,6 +140,7 @@ export const pauseContainer = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{container, changed}',
+  resultSchema: stateChangeResult,
   async run(ctx, p) {
     return pauseAction(ctx, p.container, true);
   },
@@ -141,6 +155,7 @@ export const unpauseContainer = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{container, changed}',
+  resultSchema: stateChangeResult,
   async run(ctx, p) {
     return pauseAction(ctx, p.container, false);
   },
@@ -163,6 +178,11 @@ export const waitContainer = defineOperation({
   idempotent: true,
   streaming: true,
   result: '{container, status_code, error?}',
+  resultSchema: z.strictObject({
+    container: z.string().describe('The container, as the call named it'),
+    status_code: z.number().int().describe('Exit code of the container (e.g. 137 after SIGKILL)'),
+    error: z.string().optional().describe("The Engine's error while waiting, if any"),
+  }),
   async run(ctx, p) {
     let res;
     try {

@@ -15,6 +15,8 @@ import { firstName, inspectContainer as getContainer } from './shared/container-
 import type { ContainerSummary } from './shared/engine-types.js';
 import { containerRef, dryRunParam } from './shared/params.js';
 import { containersToPrune, pruneFiltersParam, resolvePruneFilters, runContainerPrune } from './shared/prune.js';
+import { containerInspect, containerSummary } from './shared/schemas/container.js';
+import { dryRunFlag, prunedContainer, pruneReport, spaceReclaimed } from './shared/schemas/prune.js';
 import { slowCallTimeoutMs } from './shared/timeouts.js';
 
 /* ---------------- read operations ---------------- */
@@ -37,8 +39,9 @@ export const listContainers = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "Array of the Engine's container summaries (Id, Names, Image, Command, Created, State, Status, Ports, Labels, …)",
+  resultSchema: z.array(containerSummary).describe("The Engine's container summaries, newest first"),
   async run(ctx, p) {
-    const res = await ctx.json<ContainerSummary[]>({
+    const res = await ctx.json<z.output<typeof containerSummary>[] | null>({
       method: 'GET',
       path: '/containers/json',
       query: { all: p.all, limit: p.limit, size: p.size, filters: normalizeFilters(p.filters) },
@@ -61,8 +64,9 @@ export const inspectContainer = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "The Engine's container object (Id, Name, State, Config, HostConfig, Mounts, NetworkSettings, …)",
+  resultSchema: containerInspect,
   async run(ctx, p) {
-    const res = await ctx.json<Record<string, unknown>>({ method: 'GET', path: enginePath`/containers/${p.container}/json`, query: { size: p.size } });
+    const res = await ctx.json<z.output<typeof containerInspect>>({ method: 'GET', path: enginePath`/containers/${p.container}/json`, query: { size: p.size } });
     return res.body;
   },
 });
@@ -86,6 +90,10 @@ export const containerTop = defineOperation({
   safety: 'read',
   idempotent: true,
   result: '{titles: [column names], processes: [[values per column], …]}',
+  resultSchema: z.strictObject({
+    titles: z.array(z.string()).describe('Column names, as ps prints them (e.g. "UID", "PID", "CMD")'),
+    processes: z.array(z.array(z.string())).describe('One row per process: its values, one per column'),
+  }),
   async run(ctx, p) {
     const res = await ctx.json<{ Titles?: string[] | null; Processes?: string[][] | null }>({
       method: 'GET',
@@ -105,6 +113,14 @@ export const containerChanges = defineOperation({
   safety: 'read',
   idempotent: true,
   result: '[{path, kind: "added" | "changed" | "deleted"}, …]',
+  resultSchema: z
+    .array(
+      z.strictObject({
+        path: z.string().describe('Absolute path in the container'),
+        kind: z.enum(['added', 'changed', 'deleted']).describe('What happened to it'),
+      }),
+    )
+    .describe("Files added, changed or deleted since the container was created (directories of a changed file count as changed)"),
   async run(ctx, p) {
     const res = await ctx.json<{ Path: string; Kind: number }[] | null>({ method: 'GET', path: enginePath`/containers/${p.container}/changes` });
     return mapChanges(res.body);
@@ -123,6 +139,10 @@ export const createContainer = defineOperation({
   safety: 'write',
   idempotent: false,
   result: '{id, warnings: [strings]}',
+  resultSchema: z.strictObject({
+    id: z.string().describe('Id of the new container (64 hex characters)'),
+    warnings: z.array(z.string()).describe("The Engine's warnings about the settings (e.g. a platform mismatch); [] when none"),
+  }),
   async run(ctx, p) {
     if (p.platform !== undefined) requireApi(ctx, '1.41', 'platform');
     const volumes =
@@ -177,6 +197,11 @@ export const renameContainer = defineOperation({
   // Not repeated: after a lost connection the old reference may no longer exist.
   idempotent: false,
   result: '{container, name, changed}',
+  resultSchema: z.strictObject({
+    container: z.string().describe('The container, as the call named it'),
+    name: z.string().describe('Its name now (without a leading "/")'),
+    changed: z.boolean().describe('False when it already had that name'),
+  }),
   async run(ctx, p) {
     const name = p.name.replace(/^\//, '');
     try {
@@ -199,18 +224,19 @@ const ANONYMOUS_VOLUME = /^[0-9a-f]{64}$/;
 
 const NAME_PART = '[a-zA-Z0-9][a-zA-Z0-9_.-]*';
 
-export interface RemoveContainerResult {
-  container: string;
-  changed: boolean;
-  dry_run: boolean;
-  /** The rest only with dry_run. */
-  id?: string;
-  name?: string;
-  state?: string;
-  would_remove?: boolean;
-  reason?: string;
-  volumes?: string[];
-}
+/** One shape for both forms: the fields after dry_run only come with a dry run. */
+const removeContainerResult = z.strictObject({
+  container: z.string().describe('The container (or "container/alias" link), as the call named it'),
+  changed: z.boolean().describe('True when it was removed; false for a dry run'),
+  dry_run: dryRunFlag,
+  id: z.string().optional().describe('Dry run only: the container\'s full id (of the link\'s container with link: true)'),
+  name: z.string().optional().describe('Dry run only: its name, without a leading "/"'),
+  state: z.string().optional().describe('Dry run only: its state, e.g. "running", "exited"'),
+  would_remove: z.boolean().optional().describe('Dry run only: whether the real call would remove it (false: a running container without force, or no such link)'),
+  reason: z.string().optional().describe('Dry run only, when would_remove is false: why not'),
+  volumes: z.array(z.string()).optional().describe('Dry run only: the anonymous volumes that would go with it (with volumes: true)'),
+});
+export type RemoveContainerResult = z.output<typeof removeContainerResult>;
 
 export const removeContainer = defineOperation({
   name: 'remove_container',
@@ -242,6 +268,7 @@ export const removeContainer = defineOperation({
   // connection may answer NOT_FOUND because the first one worked.
   idempotent: true,
   result: '{container, changed, dry_run}; with dry_run also {id, name, state, would_remove, reason?, volumes: [anonymous volumes that would go]}',
+  resultSchema: removeContainerResult,
   async run(ctx, p): Promise<RemoveContainerResult> {
     // A leading "/" (as inspect shows names) would make the encoded path start with %2F, which the Engine redirects.
     const ref = p.container.replace(/^\//, '');
@@ -301,11 +328,14 @@ export const containerCommit = defineOperation({
   safety: 'write',
   idempotent: false,
   result: '{id} of the new image',
+  resultSchema: z.strictObject({ id: z.string().describe('Id of the new image ("sha256:…")') }),
   async run(ctx, p) {
     const res = await ctx.json<{ Id: string }>({
       method: 'POST',
       path: '/commit',
       query: { container: p.container, repo: p.repo, tag: p.tag, comment: p.comment, author: p.author, changes: p.changes, pause: p.pause },
+      // The container config to merge: none. Docker takes an empty body; Podman needs a JSON one.
+      body: {},
       timeoutMs: slowCallTimeoutMs(ctx),
       idempotent: false,
     });
@@ -322,6 +352,10 @@ export const updateContainer = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{container, warnings: [strings]}',
+  resultSchema: z.strictObject({
+    container: z.string().describe('The container, as the call named it'),
+    warnings: z.array(z.string()).describe("The Engine's warnings about the new limits; [] when none"),
+  }),
   async run(ctx, p) {
     const { container, ...settings } = p;
     const res = await ctx.json<{ Warnings?: string[] | null }>({ method: 'POST', path: enginePath`/containers/${container}/update`, body: buildUpdateBody(settings) });
@@ -346,13 +380,16 @@ export const pruneContainers = defineOperation({
   safety: 'destructive',
   idempotent: true,
   result: '{deleted: [{id, name}], space_reclaimed (bytes; an estimate from SizeRw with dry_run), dry_run}',
+  resultSchema: pruneReport(prunedContainer, spaceReclaimed.describe("Bytes freed; for a dry run, the sum of the containers' SizeRw (an estimate)")),
   async run(ctx, p) {
     // Relative times are resolved here once, so the dry run and the Engine use the same instant ("1d" is not a Go duration either).
     const f = resolvePruneFilters(p.filters);
+    // Podman has no "dead" state and refuses a filter naming it.
+    const stopped = (await ctx.ping()).libpodVersion ? ['created', 'exited'] : ['created', 'exited', 'dead'];
     const listed = await ctx.json<ContainerSummary[]>({
       method: 'GET',
       path: '/containers/json',
-      query: { all: true, size: true, filters: { status: ['created', 'exited', 'dead'], ...(f.label.length ? { label: f.label } : {}) } },
+      query: { all: true, size: true, filters: { status: stopped, ...(f.label.length ? { label: f.label } : {}) } },
     });
     const candidates = await containersToPrune(ctx, listed.body ?? [], f);
     if (p.dry_run) {

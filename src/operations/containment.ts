@@ -17,7 +17,8 @@ const hexId = z.string().regex(/^[0-9a-f]{64}$/, 'expected a full 64-character i
 
 const restoreNetworkSchema = z
   .object({
-    network_id: hexId.describe('Id of the network the container was attached to'),
+    // Podman 4 reports a container's network by name where Docker gives its id.
+    network_id: hexId.or(networkRef).describe('Id of the network the container was attached to (Podman gives its name)'),
     network_name: networkRef.describe('Its name (used if the network was re-created under a new id)'),
     aliases: z.array(z.string().min(1)).describe('User-given aliases on that network (not the automatic short-id alias)'),
     links: z.array(z.string().min(1)).describe('Legacy links on that network ("container:alias")'),
@@ -45,6 +46,42 @@ export const restoreRecordSchema = z
   })
   .strict();
 export type RestoreRecord = z.output<typeof restoreRecordSchema>;
+
+/** A container or network as these results name it. */
+const idAndName = (what: string) =>
+  z.strictObject({
+    id: z.string().describe(`${what} id (64 hex characters)`),
+    name: z.string().describe(`${what} name (without a leading "/")`),
+  });
+
+const warningsField = z.array(z.string()).describe('What did not go as asked or is worth knowing; [] when none');
+
+const isolateResult = z.strictObject({
+  changed: z.boolean().describe('False when it was already isolated (and paused, if asked)'),
+  container: idAndName('Container').describe('The isolated container'),
+  disconnected: z.array(idAndName('Network')).describe('Networks it was disconnected from, its primary network first'),
+  paused: z.boolean().describe('It is paused now (by this call or before it)'),
+  restore: restoreRecordSchema.describe('The record to hand to restore_container (keep the first one: a repeat lists no networks)'),
+  warnings: warningsField,
+});
+
+const restoredNetwork = z.strictObject({
+  network_id: z.string().describe('Network id (the new one if the network was re-created)'),
+  network_name: z.string().describe('Network name'),
+  changed: z.boolean().describe('False when it was already connected'),
+  aliases: z.array(z.string()).describe('User-given aliases it has there now'),
+  ipv4_address: z.string().nullable().describe('IPv4 address it has there now; null when none (e.g. not running)'),
+  ipv6_address: z.string().nullable().describe('IPv6 address it has there now; null when none'),
+  mac_address: z.string().nullable().describe('MAC address it has there now; null when none'),
+});
+
+const restoreResult = z.strictObject({
+  changed: z.boolean().describe('False when everything was already as the record says'),
+  container: idAndName('Container').describe('The restored container'),
+  networks: z.array(restoredNetwork).describe("Each network of the record, as the Engine now reports the container's endpoint on it"),
+  unpaused: z.boolean().describe('This call unpaused it'),
+  warnings: warningsField,
+});
 
 /**
  * Aliases the user gave. Engines before 25 (and API < 1.45) add the
@@ -113,6 +150,7 @@ export const isolateContainer = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{changed, container: {id, name}, disconnected: [{id, name}], paused, restore: {…record for restore_container}, warnings}',
+  resultSchema: isolateResult,
   async run(ctx, p) {
     const c = await inspectContainer(ctx, p.container);
     const who = { id: c.Id, name: nameWithoutSlash(c.Name) };
@@ -163,15 +201,7 @@ export const isolateContainer = defineOperation({
   },
 });
 
-export interface RestoredNetwork {
-  network_id: string;
-  network_name: string;
-  changed: boolean;
-  aliases: string[];
-  ipv4_address: string | null;
-  ipv6_address: string | null;
-  mac_address: string | null;
-}
+export type RestoredNetwork = z.output<typeof restoredNetwork>;
 
 function endpointConfig(ctx: OperationContext, rn: RestoreNetwork, pin?: { ipv4: string | null; ipv6: string | null }): Record<string, unknown> {
   const v4 = rn.static_ipv4 ?? pin?.ipv4 ?? undefined;
@@ -189,7 +219,7 @@ function endpointConfig(ctx: OperationContext, rn: RestoreNetwork, pin?: { ipv4:
 }
 
 async function connect(ctx: OperationContext, networkId: string, containerId: string, config: Record<string, unknown>): Promise<void> {
-  await ctx.json({ method: 'POST', path: enginePath`/networks/${networkId}/connect`, body: { Container: containerId, EndpointConfig: config } });
+  await ctx.json({ method: 'POST', path: enginePath`/networks/${networkId}/connect`, body: { Container: containerId, EndpointConfig: config }, ignoreBody: true });
 }
 
 export const restoreContainer = defineOperation({
@@ -207,6 +237,7 @@ export const restoreContainer = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{changed, container: {id, name}, networks: [{network_id, network_name, changed, aliases, ipv4_address, ipv6_address, mac_address}], unpaused, warnings}',
+  resultSchema: restoreResult,
   async run(ctx, p) {
     const rec = p.restore;
     let c = await inspectContainer(ctx, p.container);

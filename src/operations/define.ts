@@ -26,6 +26,8 @@ export interface OperationContext {
   /** True when the API version in use is at least `v`. */
   atLeast(v: string): boolean;
   readonly config: ConnectorConfig;
+  /** The environment the connector reads the docker CLI's files from (DOCKER_CONFIG, HOME, PATH for credential helpers). */
+  readonly env: NodeJS.ProcessEnv;
   readonly log: Logger;
   readonly signal: AbortSignal | undefined;
   /** Plain call → parsed JSON body. */

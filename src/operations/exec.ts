@@ -35,13 +35,16 @@ const execParams = z
   })
   .strict();
 
-export interface ExecResult {
-  exit_code: number | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  exec_id: string;
-}
+/** The connector's own shape: closed. */
+const execResult = z.strictObject({
+  exit_code: z.number().int().nullable().describe("The command's exit code; null when the Engine still reports it running after its output ended (a background child holds the output open)"),
+  stdout: z.string().describe('What the command wrote to stdout (with `tty`: all of its output), UTF-8, at most `max_bytes`'),
+  stderr: z.string().describe('What it wrote to stderr, at most `max_bytes`; always "" with `tty`'),
+  truncated: z.boolean().describe('Output beyond `max_bytes` was dropped'),
+  exec_id: z.string().describe("The Engine's id of the exec instance"),
+});
+
+export type ExecResult = z.output<typeof execResult>;
 
 interface ExecInspect {
   Running?: boolean;
@@ -61,6 +64,7 @@ export const execContainer = defineOperation({
   idempotent: false,
   streaming: true,
   result: '{exit_code, stdout, stderr, truncated, exec_id}',
+  resultSchema: execResult,
   async run(ctx, p): Promise<ExecResult> {
     const cmd = typeof p.command === 'string' ? ['sh', '-c', p.command] : p.command;
     const env = p.env === undefined ? undefined : Array.isArray(p.env) ? p.env : Object.entries(p.env).map(([k, v]) => `${k}=${v}`);

@@ -14,6 +14,9 @@ import { inspectImageOrNull, realRefs, repoName, tagName } from './shared/image-
 import { checkLocalPath, localPathParam } from './shared/local-files.js';
 import { boolFilter, dryRunParam, engineFilters, imageRef, oneOrMany, timePointParam, toUnixSeconds } from './shared/params.js';
 import { imagesToPrune, listAllImages, pruneFiltersParam, resolvePruneFilters, runImagePrune } from './shared/prune.js';
+import { fileWritten } from './shared/schemas/file-result.js';
+import { historyResponseItem, imageInspect, imageSummary } from './shared/schemas/image.js';
+import { prunedImage, pruneReport, spaceReclaimed } from './shared/schemas/prune.js';
 import { slowCallTimeoutMs } from './shared/timeouts.js';
 
 const imageListFilters = engineFilters({
@@ -44,11 +47,12 @@ export const listImages = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "Array of the Engine's image summaries (Id, RepoTags, RepoDigests, Created, Size, Labels, …)",
+  resultSchema: z.array(imageSummary).describe("The Engine's image summaries"),
   async run(ctx, p) {
     const { until, ...engineSide } = p.filters ?? {};
-    const res = await ctx.json<{ Created?: number }[]>({ method: 'GET', path: '/images/json', query: { all: p.all, digests: p.digests, filters: normalizeFilters(engineSide) } });
+    const res = await ctx.json<z.output<typeof imageSummary>[]>({ method: 'GET', path: '/images/json', query: { all: p.all, digests: p.digests, filters: normalizeFilters(engineSide) } });
     const cutoff = until === undefined ? undefined : toUnixSeconds(until);
-    return cutoff === undefined ? res.body : (res.body ?? []).filter((img) => (img.Created ?? 0) <= cutoff);
+    return cutoff === undefined ? res.body : (res.body ?? []).filter((img) => img.Created <= cutoff);
   },
 });
 
@@ -61,8 +65,9 @@ export const inspectImage = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "The Engine's image object (Id, RepoTags, RepoDigests, Config, RootFS, Size, …)",
+  resultSchema: imageInspect,
   async run(ctx, p) {
-    return (await ctx.json<Record<string, unknown>>({ method: 'GET', path: enginePath`/images/${p.image}/json` })).body;
+    return (await ctx.json<z.output<typeof imageInspect>>({ method: 'GET', path: enginePath`/images/${p.image}/json` })).body;
   },
 });
 
@@ -75,12 +80,33 @@ export const imageHistory = defineOperation({
   safety: 'read',
   idempotent: true,
   result: 'Array of {Id, Created, CreatedBy, Tags, Size, Comment}',
+  resultSchema: z.array(historyResponseItem).describe('The layers, newest first'),
   async run(ctx, p) {
-    return (await ctx.json<unknown[]>({ method: 'GET', path: enginePath`/images/${p.image}/history` })).body;
+    return (await ctx.json<z.output<typeof historyResponseItem>[]>({ method: 'GET', path: enginePath`/images/${p.image}/history` })).body;
   },
 });
 
 /* ---------- remove / tag ---------- */
+
+/** The connector's own shapes: closed. */
+const removeImageDone = z
+  .strictObject({
+    dry_run: z.literal(false).describe('The image was removed (or untagged)'),
+    untagged: z.array(z.string()).describe('References the Engine removed ("repo:tag", "repo@sha256:…")'),
+    deleted: z.array(z.string()).describe('Ids of the images and layers the Engine deleted; [] when it only untagged'),
+  })
+  .describe('Without dry_run: what the Engine did');
+
+const removeImagePlan = z
+  .strictObject({
+    dry_run: z.literal(true).describe('Nothing was changed'),
+    id: z.string().describe('Id of the image named'),
+    untagged: z.array(z.string()).describe('References that would be removed'),
+    deleted: z.array(z.string()).describe('Image ids that would be deleted ([] when only a tag would go); its layers are not listed'),
+    used_by_containers: z.array(z.string()).describe('Ids of the containers (running or not) created from the image'),
+    would_conflict: z.boolean().describe('The real call would be refused (CONFLICT): containers use the image and `force` is off'),
+  })
+  .describe('With dry_run: what the call would do');
 
 export const removeImage = defineOperation({
   name: 'remove_image',
@@ -99,6 +125,7 @@ export const removeImage = defineOperation({
   safety: 'destructive',
   idempotent: false,
   result: '{untagged: [references], deleted: [ids of the images and layers the Engine deleted], dry_run}; with dry_run: what would be untagged and deleted, and the containers using the image',
+  resultSchema: z.discriminatedUnion('dry_run', [removeImageDone, removeImagePlan]),
   async run(ctx, p) {
     if (p.dry_run) {
       const img = await ctx.json<ImageInspect>({ method: 'GET', path: enginePath`/images/${p.image}/json` });
@@ -142,6 +169,10 @@ export const tagImage = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{image, reference: "repo:tag"}',
+  resultSchema: z.strictObject({
+    image: z.string().describe('The image tagged, as named in the call'),
+    reference: z.string().describe('The reference added, "repo:tag"'),
+  }),
   async run(ctx, p) {
     await ctx.json({ method: 'POST', path: enginePath`/images/${p.image}/tag`, query: { repo: p.repo, tag: p.tag } });
     return { image: p.image, reference: `${p.repo}:${p.tag}` };
@@ -166,6 +197,7 @@ export const pruneImages = defineOperation({
   safety: 'destructive',
   idempotent: true,
   result: '{deleted: [{id, tags}], space_reclaimed, dry_run}',
+  resultSchema: pruneReport(prunedImage, spaceReclaimed.describe("Bytes freed; for a dry run an estimate (each image's size less its parent's)")),
   async run(ctx, p) {
     // Resolved once, so the dry run and the Engine use the same instant.
     const f = resolvePruneFilters(p.filters);
@@ -213,6 +245,7 @@ export const saveImages = defineOperation({
   idempotent: true,
   streaming: true,
   result: '{path, bytes, sha256}',
+  resultSchema: fileWritten,
   async run(ctx, p) {
     const full = await checkDestination(requireParam(ctx, p.path, 'path'), 'path', p.overwrite);
     const res = await openSave(ctx, p.images);
@@ -244,6 +277,17 @@ export const loadImages = defineOperation({
   idempotent: true,
   streaming: true,
   result: '{loaded: [references or ids as the Engine reports them], images: [{reference, id}]}',
+  resultSchema: z.strictObject({
+    loaded: z.array(z.string()).describe('What the Engine reports it loaded: "repo:tag" references, or image ids ("sha256:…") for untagged images'),
+    images: z
+      .array(
+        z.strictObject({
+          reference: z.string().describe('As in `loaded`'),
+          id: z.string().nullable().describe('Its image id; null when it cannot be inspected'),
+        }),
+      )
+      .describe('Each entry of `loaded` with its image id'),
+  }),
   async run(ctx, p) {
     const full = await checkLocalPath(ctx, 'path', p.path, 'file');
     const res = await ctx.stream({

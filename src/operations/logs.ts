@@ -8,6 +8,7 @@ import { checkDestination, writeStreamToFile } from '../files/file-sink.js';
 import { defineOperation, STREAM_TYPES, type OperationContext } from './define.js';
 import { CappedOutput, MiB, OutputPump, type OutStream } from './shared/output-pump.js';
 import { containerRef, timePointParam, toUnixSeconds } from './shared/params.js';
+import { fileWrittenFields } from './shared/schemas/file-result.js';
 
 /**
  * Whether a log body is raw (TTY) or framed. The Content-Type only says so
@@ -54,25 +55,34 @@ const logsParams = z
 
 type LogsParams = z.output<typeof logsParams>;
 
-export interface LogLine {
-  stream: OutStream;
-  timestamp: string;
-  text: string;
-}
+/** One line of a timestamped log. */
+const logLine = z.strictObject({
+  stream: z.enum(['stdout', 'stderr']).describe('The stream the line came from'),
+  timestamp: z.string().describe("The Engine's RFC 3339 time of the line, with nanoseconds"),
+  text: z.string().describe('The line without its timestamp and newline'),
+});
 
-export interface LogsResult {
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  lines?: LogLine[];
-}
+/** The log in the result. The connector's own shapes: closed. */
+const logsInResult = z
+  .strictObject({
+    stdout: z.string().describe('stdout (with a TTY: all output), UTF-8'),
+    stderr: z.string().describe('stderr; "" when the container has a TTY'),
+    truncated: z.boolean().describe('The log was cut at `max_bytes`'),
+    lines: z.array(logLine).optional().describe('With `timestamps`: every line with its stream and time'),
+  })
+  .describe('Without `path`: the log itself');
 
-export interface LogsFileResult {
-  path: string;
-  bytes: number;
-  sha256: string;
-  truncated: boolean;
-}
+/** The log written to a file (`path`). */
+const logsToFile = z
+  .strictObject({
+    ...fileWrittenFields,
+    truncated: z.boolean().describe('The log was cut at `max_bytes`'),
+  })
+  .describe('With `path`: the file written');
+
+export type LogLine = z.output<typeof logLine>;
+export type LogsResult = z.output<typeof logsInResult>;
+export type LogsFileResult = z.output<typeof logsToFile>;
 
 /** Opens the log body and says whether it is framed. */
 async function openLogs(ctx: OperationContext, p: LogsParams): Promise<{ body: Readable; raw: boolean }> {
@@ -189,6 +199,7 @@ export const containerLogs = defineOperation({
   idempotent: true,
   streaming: true,
   result: '{stdout, stderr, truncated, lines?: [{stream, timestamp, text}]}; with `path`: {path, bytes, sha256, truncated}',
+  resultSchema: z.union([logsInResult, logsToFile]),
   async run(ctx, p): Promise<LogsResult | LogsFileResult> {
     if (p.path !== undefined) {
       const dest = await checkDestination(p.path, 'path', p.overwrite);

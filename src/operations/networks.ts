@@ -6,6 +6,8 @@ import { defineOperation, type OperationContext } from './define.js';
 import { inspectContainer, nameWithoutSlash } from './shared/container-lookup.js';
 import { engineMessageOf } from './shared/engine-errors.js';
 import type { NetworkSummary } from './shared/engine-types.js';
+import { network, type Network } from './shared/schemas/network.js';
+import { prunedNetwork, removalReport } from './shared/schemas/prune.js';
 import { cidrContains, parseCidr, parseIp } from './shared/ip.js';
 import { disconnect, endpointOn, inspectNetwork, networkRef, PREDEFINED_NETWORKS } from './shared/network-lookup.js';
 import { containerRef, dryRunParam } from './shared/params.js';
@@ -79,8 +81,9 @@ export const listNetworks = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "Array of the Engine's network objects (Name, Id, Created, Scope, Driver, IPAM, Internal, Labels, …)",
+  resultSchema: z.array(network).describe("The Engine's network objects (Containers is empty or left out in this form)"),
   async run(ctx, p) {
-    const res = await ctx.json<NetworkSummary[]>({ method: 'GET', path: '/networks', query: { filters: normalizeFilters(p.filters) } });
+    const res = await ctx.json<Network[]>({ method: 'GET', path: '/networks', query: { filters: normalizeFilters(p.filters) } });
     return res.body ?? [];
   },
 });
@@ -100,8 +103,9 @@ export const inspectNetworkOp = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "The Engine's network object (Name, Id, Driver, IPAM, Containers, Options, Labels, …)",
+  resultSchema: network,
   async run(ctx, p) {
-    const res = await ctx.json<NetworkSummary>({ method: 'GET', path: enginePath`/networks/${p.network}`, query: { verbose: p.verbose || undefined, scope: p.scope } });
+    const res = await ctx.json<Network>({ method: 'GET', path: enginePath`/networks/${p.network}`, query: { verbose: p.verbose || undefined, scope: p.scope } });
     return res.body;
   },
 });
@@ -158,6 +162,11 @@ export const createNetwork = defineOperation({
   safety: 'write',
   idempotent: false,
   result: '{id, name, warning} (warning is null when the Engine gave none)',
+  resultSchema: z.strictObject({
+    id: z.string().describe('Id of the new network'),
+    name: z.string().describe('Its name'),
+    warning: z.string().nullable().describe("The Engine's warning; null when it gave none"),
+  }),
   async run(ctx, p) {
     const pools = p.ipam?.config ?? (p.subnet ? [{ subnet: p.subnet, gateway: p.gateway, ip_range: p.ip_range }] : []);
     const body: Record<string, unknown> = {
@@ -181,6 +190,9 @@ export const createNetwork = defineOperation({
   },
 });
 
+/** remove_network names the network it inspected first, so its id is always known. */
+const removedNetwork = z.strictObject({ id: z.string().describe('Network id'), name: z.string().describe('Network name') });
+
 export const removeNetwork = defineOperation({
   name: 'remove_network',
   category: 'networks',
@@ -191,6 +203,7 @@ export const removeNetwork = defineOperation({
   safety: 'destructive',
   idempotent: true,
   result: '{deleted: [{id, name}], dry_run}',
+  resultSchema: removalReport(removedNetwork),
   async run(ctx, p) {
     const net = await inspectNetwork(ctx, p.network);
     const attached = Object.entries(net.Containers ?? {}).map(([id, c]) => ({ id, name: nameWithoutSlash(c.Name) }));
@@ -219,6 +232,12 @@ function inUse(ctx: OperationContext, net: NetworkSummary, attached: { id: strin
   });
 }
 
+const attachment = z.strictObject({
+  changed: z.boolean().describe('The call changed something (false: it was already so)'),
+  network: z.strictObject({ id: z.string().describe('Network id'), name: z.string().describe('Network name') }).describe('The network'),
+  container: z.strictObject({ id: z.string().describe('Container id'), name: z.string().describe('Container name, without the leading "/"') }).describe('The container'),
+});
+
 const aliasName = z.string().min(1).max(255).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'expected a DNS name (letters, digits, "_", ".", "-")');
 
 export const connectNetwork = defineOperation({
@@ -239,6 +258,7 @@ export const connectNetwork = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{changed, network: {id, name}, container: {id, name}}',
+  resultSchema: attachment,
   async run(ctx, p) {
     const [net, container] = await Promise.all([inspectNetwork(ctx, p.network), inspectContainer(ctx, p.container)]);
     const who = { network: { id: net.Id, name: net.Name }, container: { id: container.Id, name: nameWithoutSlash(container.Name) } };
@@ -249,6 +269,7 @@ export const connectNetwork = defineOperation({
         method: 'POST',
         path: enginePath`/networks/${net.Id}/connect`,
         body: { Container: container.Id, EndpointConfig: { Aliases: p.aliases, IPAMConfig: ipam } },
+        ignoreBody: true,
       });
     } catch (err) {
       // Attached in the meantime (or a retried request that had worked).
@@ -274,6 +295,7 @@ export const disconnectNetwork = defineOperation({
   safety: 'write',
   idempotent: true,
   result: '{changed, network: {id, name}, container: {id, name}}',
+  resultSchema: attachment,
   async run(ctx, p) {
     const [net, container] = await Promise.all([inspectNetwork(ctx, p.network), inspectContainer(ctx, p.container)]);
     const who = { network: { id: net.Id, name: net.Name }, container: { id: container.Id, name: nameWithoutSlash(container.Name) } };
@@ -302,6 +324,7 @@ export const pruneNetworks = defineOperation({
   safety: 'destructive',
   idempotent: true,
   result: '{deleted: [{id, name}], dry_run}',
+  resultSchema: removalReport(prunedNetwork),
   async run(ctx, p) {
     const f = resolvePruneFilters(p.filters);
     const plan = await planNetworkPrune(ctx, f);

@@ -27,6 +27,123 @@ export interface ComputedStats {
   pids: number | null;
 }
 
+/**
+ * An unsigned 64-bit counter: published as an integer without zod's
+ * safe-integer bound, since cgroup v1 reports "no limit" as about 2^63
+ * (JSON readers then round it).
+ */
+const u64 = z.number().min(0).meta({ type: 'integer' });
+
+const blkioEntries = z
+  .array(z.object({ major: u64, minor: u64, op: z.string().describe('"read", "write", … (cgroup v1: "Read", "Write", "Sync", "Async", "Discard", "Total")'), value: u64 }))
+  .nullable();
+
+const cpuStats = z.object({
+  cpu_usage: z
+    .object({
+      total_usage: u64.describe('CPU time used, nanoseconds'),
+      percpu_usage: z.array(u64).nullable().optional().describe('Per core (cgroup v1 only)'),
+      usage_in_kernelmode: u64.describe('Kernel mode, nanoseconds'),
+      usage_in_usermode: u64.describe('User mode, nanoseconds'),
+    })
+    .describe('CPU time since the container started'),
+  system_cpu_usage: u64.optional().describe("The host's CPU time, nanoseconds; absent when the container is not running"),
+  online_cpus: z.number().int().min(0).optional().describe('Online CPUs; absent when the container is not running'),
+  throttling_data: z
+    .object({
+      periods: u64.describe('Periods with throttling active'),
+      throttled_periods: u64.describe('Periods throttled'),
+      throttled_time: u64.describe('Time throttled, nanoseconds'),
+    })
+    .optional(),
+});
+
+/**
+ * GET /containers/{id}/stats?stream=false (Linux; Windows fields allowed,
+ * the object is open). A stopped container answers with zero times
+ * ("0001-01-01T00:00:00Z"), empty pids and memory stats, null block I/O
+ * lists and no networks.
+ */
+const engineStats = z.object({
+  id: z.string().optional().describe('Container id'),
+  name: z.string().optional().describe('Container name, with its leading "/"'),
+  os_type: z.string().optional().describe('Newer Engines: "linux" or "windows"'),
+  read: z.string().describe('When this sample was taken, RFC 3339 ("0001-01-01T00:00:00Z" for a container not running)'),
+  preread: z.string().describe('When the earlier CPU sample was taken; "0001-01-01T00:00:00Z" with one_shot or for a container not running'),
+  cpu_stats: cpuStats.describe('CPU usage now'),
+  precpu_stats: cpuStats.describe('CPU usage at the earlier sample (zeros with one_shot)'),
+  memory_stats: z
+    .object({
+      usage: u64.optional().describe('Memory used, bytes, page cache included'),
+      max_usage: u64.optional().describe('Highest usage (cgroup v1 only)'),
+      stats: z.record(z.string(), u64).optional().describe('memory.stat of the cgroup (fields differ between cgroup v1 and v2)'),
+      failcnt: u64.optional().describe('Times the limit was hit (cgroup v1 only)'),
+      limit: u64.optional().describe('Memory limit, bytes'),
+      commitbytes: u64.optional().describe('Windows only'),
+      commitpeakbytes: u64.optional().describe('Windows only'),
+      privateworkingset: u64.optional().describe('Windows only'),
+    })
+    .describe('Memory; {} for a container not running'),
+  networks: z
+    .record(
+      z.string(),
+      z.object({
+        rx_bytes: u64,
+        rx_packets: u64,
+        rx_errors: u64,
+        rx_dropped: u64,
+        tx_bytes: u64,
+        tx_packets: u64,
+        tx_errors: u64,
+        tx_dropped: u64,
+        endpoint_id: z.string().optional().describe('Windows only'),
+        instance_id: z.string().optional().describe('Windows only'),
+      }),
+    )
+    .optional()
+    .describe('Per interface; absent without networking or when the container is not running'),
+  pids_stats: z
+    .object({
+      current: u64.optional().describe('Processes in the container'),
+      limit: u64.optional().describe('Process limit (0 or absent: none)'),
+    })
+    .describe('Processes; {} for a container not running'),
+  blkio_stats: z
+    .object({
+      io_service_bytes_recursive: blkioEntries.describe('Bytes read and written, per device and operation; null when the container is not running'),
+      io_serviced_recursive: blkioEntries.optional().describe('cgroup v1: operations per device'),
+      io_queue_recursive: blkioEntries.optional().describe('cgroup v1'),
+      io_service_time_recursive: blkioEntries.optional().describe('cgroup v1'),
+      io_wait_time_recursive: blkioEntries.optional().describe('cgroup v1'),
+      io_merged_recursive: blkioEntries.optional().describe('cgroup v1'),
+      io_time_recursive: blkioEntries.optional().describe('cgroup v1'),
+      sectors_recursive: blkioEntries.optional().describe('cgroup v1'),
+    })
+    .describe('Block I/O'),
+  num_procs: z.number().int().min(0).describe('Windows only; 0 on Linux'),
+  storage_stats: z
+    .object({
+      read_count_normalized: u64.optional(),
+      read_size_bytes: u64.optional(),
+      write_count_normalized: u64.optional(),
+      write_size_bytes: u64.optional(),
+    })
+    .describe('Windows only; {} on Linux'),
+});
+
+/** The Engine's sample with the figures the connector computes, last so they win over any Engine field of the same name. */
+const statsResult = engineStats.extend({
+  cpu_percent: z.number().min(0).nullable().describe('CPU use in % of one CPU (100 = one full core), as `docker stats`; null with one_shot or for a container not running'),
+  memory_usage: u64.nullable().describe('Memory used less reclaimable page cache (inactive_file), bytes; null when unknown (container not running)'),
+  memory_limit: u64.nullable().describe('Memory limit, bytes (the host memory when none was set); null when unknown'),
+  memory_percent: z.number().min(0).nullable().describe('memory_usage / memory_limit in %; null when unknown'),
+  network_rx_bytes: u64.describe('Bytes received, all interfaces'),
+  network_tx_bytes: u64.describe('Bytes sent, all interfaces'),
+  block_read_bytes: u64.describe('Bytes read from block devices'),
+  block_write_bytes: u64.describe('Bytes written to block devices'),
+  pids: u64.nullable().describe('Processes in the container; null when unknown'),
+});
+
 /** Four decimals: enough for a tiny container on a big host (0.0013 %), without float noise. */
 const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
 
@@ -107,16 +224,17 @@ export const containerStats = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "The Engine's stats object plus cpu_percent, memory_usage, memory_limit, memory_percent, network_rx_bytes, network_tx_bytes, block_read_bytes, block_write_bytes, pids",
+  resultSchema: statsResult,
   async run(ctx, p) {
     const oneShot = p.one_shot && ctx.atLeast('1.41');
-    const res = await ctx.json<EngineStats>({
+    const res = await ctx.json<z.output<typeof engineStats>>({
       method: 'GET',
       path: enginePath`/containers/${p.container}/stats`,
       query: { stream: false, ...(oneShot ? { 'one-shot': true } : {}) },
       // The two-sample answer takes a second or two on top of the usual.
       timeoutMs: (ctx.config.timeout + 5) * 1000,
     });
-    const stats = res.body ?? {};
+    const stats = res.body;
     // Computed fields come last: they are the connector's contract, whatever the Engine adds.
     return { ...stats, ...computeStats(stats) };
   },

@@ -11,6 +11,7 @@ import { defineOperation } from './define.js';
 import { firstName, listAllContainers } from './shared/container-lookup.js';
 import type { ContainerSummary } from './shared/engine-types.js';
 import { dryRunParam, invalidParam } from './shared/params.js';
+import { deletedList, dryRunFlag, prunedBuildCache, prunedContainer, prunedNetwork, prunedObject, prunedVolume, skippedPart, spaceReclaimedOrNull } from './shared/schemas/prune.js';
 import {
   buildCacheRecords,
   byIdThenName,
@@ -58,10 +59,23 @@ const systemPruneParams = z
     }
   });
 
-export interface Section<T> {
-  deleted: T[];
-  space_reclaimed: number | null;
+/** One kind's part of the report: what went and the bytes freed (null for a dry run). */
+function section<T extends z.ZodType>(item: T) {
+  return z.strictObject({ deleted: deletedList(item), space_reclaimed: spaceReclaimedOrNull });
 }
+
+const systemPruneResult = z.strictObject({
+  dry_run: dryRunFlag,
+  containers: section(prunedContainer).describe('Stopped containers'),
+  networks: z.strictObject({ deleted: deletedList(prunedNetwork) }).describe('Networks no running container uses'),
+  volumes: section(prunedVolume).nullable().describe('Anonymous volumes no container refers to; null unless volumes: true'),
+  images: section(prunedObject).describe('Images ({id, name: first tag or null})'),
+  build_cache: section(prunedBuildCache).nullable().describe('Build cache records; null when left out or the Engine reports no build cache'),
+  skipped: z.array(skippedPart).describe('Kinds left out, and why'),
+  space_reclaimed: spaceReclaimedOrNull.describe('Bytes freed in all; null for a dry run'),
+});
+
+type Section<T> = { deleted: T[]; space_reclaimed: number | null };
 
 const volumeNames = (c: ContainerSummary) => (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name!);
 
@@ -76,6 +90,7 @@ export const systemPrune = defineOperation({
   idempotent: true,
   result:
     '{dry_run, containers: {deleted: [{id, name}], space_reclaimed}, networks: {deleted: [{id, name}]}, volumes: {deleted: [{name}], space_reclaimed} | null, images: {deleted: [{id, name}], space_reclaimed}, build_cache: {deleted: [{id, name}], space_reclaimed} | null, skipped: [{what, reason}], space_reclaimed} (space is null for a dry run)',
+  resultSchema: systemPruneResult,
   async run(ctx, p) {
     // As prune_volumes: a prune never removes more than it was asked to, and before API 1.42 it cannot spare named volumes.
     if (p.volumes && !volumePruneSparesNamed(ctx)) {

@@ -4,6 +4,7 @@ import { readLines } from '../engine/line-reader.js';
 import { normalizeFilters } from '../engine/path.js';
 import { defineOperation } from './define.js';
 import { engineFilters, oneOrMany, timePointParam, toUnixSeconds } from './shared/params.js';
+import { eventMessage, systemDf as systemDfSchema, systemInfo, systemVersion, type EventMessage, type SystemDf, type SystemInfo, type SystemVersion } from './shared/schemas/system.js';
 import { slowCallTimeoutMs } from './shared/timeouts.js';
 
 /** GET /events filters. */
@@ -31,6 +32,14 @@ export const ping = defineOperation({
   safety: 'read',
   idempotent: true,
   result: '{ok: true, api_version, engine_api_version, os_type, experimental, builder_version}',
+  resultSchema: z.strictObject({
+    ok: z.literal(true).describe('The Engine answered'),
+    api_version: z.string().describe('The API version calls go out with (negotiated or pinned)'),
+    engine_api_version: z.string().nullable().describe("The Engine's newest API version (its API-Version header); null when it sends none"),
+    os_type: z.string().nullable().describe('The Engine\'s OS type, e.g. "linux"; null when it sends none'),
+    experimental: z.boolean().describe('Experimental features are on'),
+    builder_version: z.string().nullable().describe('The default builder ("1" classic, "2" BuildKit); null when the Engine does not say'),
+  }),
   async run(ctx) {
     const info = await ctx.ping();
     return {
@@ -53,8 +62,9 @@ export const getVersion = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "The Engine's version object: Version, ApiVersion, MinAPIVersion, Os, Arch, KernelVersion, Components …",
+  resultSchema: systemVersion,
   async run(ctx) {
-    const res = await ctx.json<Record<string, unknown>>({ method: 'GET', path: '/version' });
+    const res = await ctx.json<SystemVersion>({ method: 'GET', path: '/version' });
     return res.body;
   },
 });
@@ -68,8 +78,9 @@ export const getInfo = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "The Engine's info object (ID, Containers, Images, Driver, MemTotal, NCPU, ServerVersion, …)",
+  resultSchema: systemInfo,
   async run(ctx) {
-    const res = await ctx.json<Record<string, unknown>>({ method: 'GET', path: '/info' });
+    const res = await ctx.json<SystemInfo>({ method: 'GET', path: '/info' });
     return res.body;
   },
 });
@@ -90,14 +101,23 @@ export const systemDf = defineOperation({
   safety: 'read',
   idempotent: true,
   result: '{LayersSize, Images, Containers, Volumes, BuildCache} as the Engine reports them',
+  resultSchema: systemDfSchema,
   async run(ctx, params) {
     const query = params.types && ctx.atLeast('1.42') ? { type: params.types } : undefined;
-    const res = await ctx.json<Record<string, unknown>>({ method: 'GET', path: '/system/df', query, timeoutMs: slowCallTimeoutMs(ctx, 120) });
+    const res = await ctx.json<SystemDf>({ method: 'GET', path: '/system/df', query, timeoutMs: slowCallTimeoutMs(ctx, 120) });
     return res.body;
   },
 });
 
 const MAX_EVENTS_DEFAULT = 1000;
+
+/** How long Podman's event stream is read past `until` for the past events to arrive (seconds). */
+const PODMAN_EVENTS_SETTLE = 1;
+
+/** An event's time in (fractional) unix seconds. */
+function eventSeconds(e: EventMessage): number {
+  return typeof e.timeNano === 'number' ? e.timeNano / 1e9 : (e.time ?? 0);
+}
 
 /** Longest a snapshot waits for a future `until` (seconds). */
 const MAX_WAIT_AHEAD = 300;
@@ -120,6 +140,13 @@ export const systemEvents = defineOperation({
   idempotent: true,
   streaming: true,
   result: '{events: [...the Engine\'s event objects], count, truncated, since, until} (times in unix seconds)',
+  resultSchema: z.strictObject({
+    events: z.array(eventMessage).describe("The Engine's events in the window, oldest first"),
+    count: z.number().int().min(0).describe('How many events'),
+    truncated: z.boolean().describe('The snapshot stopped at max_events: later events in the window are left out'),
+    since: z.number().describe('Start of the window, unix seconds'),
+    until: z.number().describe('End of the window, unix seconds (a future until is capped at 300 s ahead)'),
+  }),
   async run(ctx, params) {
     const now = Date.now();
     // Neither rule below can be stated in the published schema (they relate two times, or a time and now),
@@ -129,44 +156,65 @@ export const systemEvents = defineOperation({
     const since = params.since === undefined ? until - 600 : toUnixSeconds(params.since, now)!;
     if (since > until) return { events: [], count: 0, truncated: false, since, until };
     const ahead = until - now / 1000;
+    // Podman 4 answers nothing at all when given `until`: there the stream is read without it, and
+    // closed once `until` has passed and the past events have had time to arrive.
+    const podman = (await ctx.ping()).libpodVersion !== undefined;
     const res = await ctx.stream({
       method: 'GET',
       path: '/events',
-      query: { since: since.toFixed(9), until: until.toFixed(9), filters: normalizeFilters(params.filters) },
+      query: { since: since.toFixed(9), until: podman ? undefined : until.toFixed(9), filters: normalizeFilters(params.filters) },
       // The Engine closes the stream at `until`; allow that long plus a margin of silence.
       idleTimeoutMs: (Math.max(0, ahead) + ctx.config.timeout) * 1000,
     });
-    const events: unknown[] = [];
+    const events: EventMessage[] = [];
     let truncated = false;
+    let closedAtUntil = false;
+    const closer = podman
+      ? setTimeout(() => {
+          closedAtUntil = true;
+          res.body.destroy();
+        }, (Math.max(0, ahead) + PODMAN_EVENTS_SETTLE) * 1000)
+      : undefined;
     try {
       // The engine's line reader: one line splitter, with its line cap, for every newline-delimited stream.
       for await (const raw of readLines(res.body, { operation: ctx.operation })) {
         const line = raw.trim();
         if (!line) continue;
-        events.push(JSON.parse(line));
+        const event = JSON.parse(line) as EventMessage;
+        if (podman && eventSeconds(event) > until) break;
+        events.push(event);
         if (events.length >= params.max_events) {
           truncated = true;
           break;
         }
       }
     } catch (err) {
-      throw toStreamError(err, ctx.operation);
+      if (!closedAtUntil) throw toStreamError(err, ctx.operation);
     } finally {
+      clearTimeout(closer);
       res.body.destroy();
     }
     return { events, count: events.length, truncated, since, until };
   },
 });
 
-export interface HealthResult {
-  reachable: boolean;
-  endpoint: string | null;
-  api_version: string | null;
-  engine_api_version: string | null;
-  engine_version: string | null;
-  latency_ms: number | null;
-  error?: { code: string; message: string };
-}
+const healthResult = z.strictObject({
+  reachable: z.boolean().describe('The Engine answered'),
+  endpoint: z.string().nullable().describe('The Engine address the connector uses (no credentials); null when unreachable'),
+  endpoint_source: z.string().nullable().describe('How that address was chosen: a setting, a docker context, a discovered socket or the default; null when unreachable'),
+  api_version: z.string().nullable().describe('The API version calls go out with; null when unreachable'),
+  engine_api_version: z.string().nullable().describe("The Engine's newest API version; null when unreachable or not sent"),
+  engine_version: z.string().nullable().describe('The Engine version, e.g. "28.5.2"; null when unreachable or not sent'),
+  latency_ms: z.number().min(0).nullable().describe('Round trip of a ping, milliseconds; null when unreachable'),
+  error: z
+    .strictObject({
+      code: z.string().describe('Error code, e.g. "ENGINE_UNREACHABLE"'),
+      message: z.string().describe('What went wrong'),
+    })
+    .optional()
+    .describe('Only when unreachable: why'),
+});
+export type HealthResult = z.output<typeof healthResult>;
 
 export const health = defineOperation({
   name: 'health',
@@ -176,7 +224,8 @@ export const health = defineOperation({
   params: noParams,
   safety: 'read',
   idempotent: true,
-  result: '{reachable, endpoint, api_version, engine_api_version, engine_version, latency_ms, error?}',
+  result: '{reachable, endpoint, endpoint_source, api_version, engine_api_version, engine_version, latency_ms, error?}',
+  resultSchema: healthResult,
   async run(ctx) {
     // The connector calls this with a context whose version may be unknown; see Connector.health().
     const started = performance.now();
@@ -186,14 +235,15 @@ export const health = defineOperation({
     return {
       reachable: true,
       endpoint: ctx.endpoint.address,
+      endpoint_source: ctx.endpoint.source ?? null,
       api_version: ctx.apiVersion,
       engine_api_version: info.apiVersion ?? null,
       engine_version: version.body?.Version ?? null,
       latency_ms: Math.round(latency * 100) / 100,
-    } as HealthResult;
+    };
   },
   resultOnError(err) {
-    return { reachable: false, endpoint: null, api_version: null, engine_api_version: null, engine_version: null, latency_ms: null, error: { code: err.code, message: err.message } };
+    return { reachable: false, endpoint: null, endpoint_source: null, api_version: null, engine_api_version: null, engine_version: null, latency_ms: null, error: { code: err.code, message: err.message } };
   },
 });
 

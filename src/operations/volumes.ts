@@ -5,7 +5,8 @@ import { enginePath, normalizeFilters } from '../engine/path.js';
 import { defineOperation, type OperationContext } from './define.js';
 import { nameWithoutSlash } from './shared/container-lookup.js';
 import { engineMessageOf } from './shared/engine-errors.js';
-import type { VolumeSummary } from './shared/engine-types.js';
+import { prunedVolume, pruneReport, removalReport, spaceReclaimedOrNull } from './shared/schemas/prune.js';
+import { volume, type Volume } from './shared/schemas/volume.js';
 import { dryRunParam, invalidParam } from './shared/params.js';
 import { planVolumePrune, resolvePruneFilters, runVolumePrune, volumePruneFiltersParam, volumePruneSparesNamed } from './shared/prune.js';
 
@@ -41,8 +42,12 @@ export const listVolumes = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "{volumes: [the Engine's volume objects], warnings: [...]}",
+  resultSchema: z.strictObject({
+    volumes: z.array(volume).describe("The Engine's volume objects"),
+    warnings: z.array(z.string()).describe('Warnings the Engine gave while listing (e.g. a volume driver that did not answer); [] when none'),
+  }),
   async run(ctx, p) {
-    const res = await ctx.json<{ Volumes?: VolumeSummary[] | null; Warnings?: string[] | null }>({
+    const res = await ctx.json<{ Volumes?: Volume[] | null; Warnings?: string[] | null }>({
       method: 'GET',
       path: '/volumes',
       query: { filters: normalizeFilters(p.filters) },
@@ -60,8 +65,9 @@ export const inspectVolume = defineOperation({
   safety: 'read',
   idempotent: true,
   result: "The Engine's volume object (Name, Driver, Mountpoint, Labels, Options, Scope, CreatedAt, …)",
+  resultSchema: volume,
   async run(ctx, p) {
-    return (await ctx.json<VolumeSummary>({ method: 'GET', path: enginePath`/volumes/${p.volume}` })).body;
+    return (await ctx.json<Volume>({ method: 'GET', path: enginePath`/volumes/${p.volume}` })).body;
   },
 });
 
@@ -83,8 +89,9 @@ export const createVolume = defineOperation({
   // Without a name, a repeated request creates a second volume.
   idempotent: false,
   result: "The Engine's volume object (Name, Driver, Mountpoint, Labels, Options, …)",
+  resultSchema: volume,
   async run(ctx, p) {
-    const res = await ctx.json<VolumeSummary>({
+    const res = await ctx.json<Volume>({
       method: 'POST',
       path: '/volumes/create',
       body: { Name: p.name, Driver: p.driver, DriverOpts: p.driver_opts, Labels: p.labels },
@@ -124,6 +131,7 @@ export const removeVolume = defineOperation({
   safety: 'destructive',
   idempotent: true,
   result: '{deleted: [{name}], dry_run}',
+  resultSchema: removalReport(prunedVolume),
   async run(ctx, p) {
     try {
       await ctx.json({ method: 'GET', path: enginePath`/volumes/${p.volume}` });
@@ -163,6 +171,7 @@ export const pruneVolumes = defineOperation({
   safety: 'destructive',
   idempotent: true,
   result: '{deleted: [{name}], space_reclaimed (null for a dry run), dry_run}',
+  resultSchema: pruneReport(prunedVolume, spaceReclaimedOrNull),
   async run(ctx, p) {
     refuseWideningPrune(ctx, p.all);
     const f = resolvePruneFilters(p.filters);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stop everything test/harness/up.sh started (dockerd, containerd and shims,
-# containers, registries, search stubs, socat forwarders, nginx), unmount
+# containers, registries, search stubs, socat forwarders, nginx, sshds), unmount
 # whatever is mounted under the state dir, delete the dc-old/dc-new network
 # namespaces and the state dir ${DC_HARNESS_DIR:-/tmp/dch}.
 # Idempotent; works on leftovers of a run whose processes were all killed -9.

@@ -6,6 +6,9 @@
 #   - per engine, inside its netns: registry 127.0.0.1:5000 (htpasswd auth),
 #     search stub 127.0.0.1:5001
 #   - nginx auth proxy to the new engine: Basic 127.0.0.1:23762, Bearer 127.0.0.1:23763
+#   - one private sshd per engine (ssh:// endpoints): old 127.0.0.1:23770, new 127.0.0.1:23771
+#   - Podman 4.3's Docker-compatible API in netns dc-podman (podman.sh: own storage,
+#     socket, registries), described in ${DC_HARNESS_DIR}/podman/env.json
 # and write ${DC_HARNESS_DIR}/env.json. Starts cleanly over any leftovers.
 #
 # Usage: up.sh [--reuse]
@@ -39,11 +42,12 @@ NODE_BIN=$(command -v node || true)
 check_state_dir_sane
 missing=()
 for c in docker dockerd containerd containerd-shim-runc-v2 runc nsenter setsid ip socat nginx docker-registry \
-  htpasswd openssl curl flock findmnt tar; do
+  htpasswd openssl curl flock findmnt tar ssh ssh-keygen ssh-agent ssh-add; do
   command -v "$c" >/dev/null 2>&1 || missing+=("$c")
 done
 [ -n "$NODE_BIN" ] || missing+=(node)
 [ -x /bin/busybox ] || missing+=(/bin/busybox)
+[ -x /usr/sbin/sshd ] || missing+=(/usr/sbin/sshd)
 [ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]} (run: bash test/harness/install.sh)"
 for f in usr/sbin/dockerd usr/bin/containerd usr/bin/containerd-shim-runc-v2 usr/sbin/runc usr/bin/docker-init; do
   [ -x "$DC_CACHE/$f" ] || die "new engine not in cache: $DC_CACHE/$f missing (run: bash test/harness/install.sh)"
@@ -68,6 +72,13 @@ quick_health() {
 }
 if [ "$REUSE" = 1 ]; then
   if quick_health; then
+    # The sshds are this harness' only restartable piece: (re)started here if they are not up.
+    if ! sshd_up old || ! sshd_up new || ! grep -q '"ssh"' "$ENV_JSON"; then
+      start_sshd_all
+      ssh_patch_env_json "$ENV_JSON"
+    fi
+    [ "$(curl -s --max-time 3 --unix-socket "$DC_S/podman/podman.sock" http://d/_ping 2>/dev/null)" = OK ] && [ -f "$DC_S/podman/env.json" ] ||
+      bash "$HARNESS_DIR/podman.sh" up
     log "harness already up and healthy: reusing $ENV_JSON"
     printf '%s\n' "$ENV_JSON"
     exit 0
@@ -78,7 +89,7 @@ fi
 # ---------------------------------------------------------------- clean slate
 log "cleaning up leftovers under $DC_S"
 teardown_all
-for p in $DC_TLS_PORT $DC_BASIC_PORT $DC_BEARER_PORT; do
+for p in $DC_TLS_PORT $DC_BASIC_PORT $DC_BEARER_PORT $DC_SSH_PORT_OLD $DC_SSH_PORT_NEW; do
   if ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
     die "TCP port 127.0.0.1:$p is in use by another program: $(ss -Hltnp "sport = :$p" 2>/dev/null | head -1)"
   fi
@@ -414,6 +425,9 @@ wait_until 20 "nginx proxy" proxy_ok || { show_log "$N/error.log"; show_log "$N/
 [ "$(code -u "$PROXY_USER:$PROXY_PASS" "http://127.0.0.1:$DC_BEARER_PORT/_ping")" = 401 ] || die "Bearer proxy: Basic credentials not refused with 401"
 log "nginx proxy: Basic :$DC_BASIC_PORT and Bearer :$DC_BEARER_PORT -> 200 with right credentials, 401 otherwise"
 
+# ---------------------------------------------------------------- sshd (ssh:// endpoints)
+start_sshd_all
+
 # ---------------------------------------------------------------- env.json
 env \
   H_STATE="$DC_S" H_IMAGE="$DC_IMAGE" H_REG_USER="$REG_USER" H_REG_PASS="$REG_PASS" H_REG_IMAGE="$REG_IMAGE" \
@@ -471,6 +485,10 @@ fs.writeFileSync(`${S}/env.json.tmp`, JSON.stringify(out, null, 2) + "\n");
 fs.renameSync(`${S}/env.json.tmp`, `${S}/env.json`);
 ' || die "could not write env.json"
 chmod 644 "$ENV_JSON"
+ssh_patch_env_json "$ENV_JSON"
+
+# ---------------------------------------------------------------- Podman (its own namespace and registries)
+bash "$HARNESS_DIR/podman.sh" up
 
 log "$("$NODE_BIN" -p 'require(process.argv[1]).engines.map((e) => `${e.name} engine: ${e.version} (API ${e.apiVersion}, ${e.storageDriver})`).join(", ")' "$ENV_JSON")"
 log "harness up in $((SECONDS - T_START))s; wrote $ENV_JSON"

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, runCli } from '../support/cli.js';
 import { engines, harness } from '../support/harness.js';
@@ -143,5 +143,46 @@ describe('the audit line of an unknown operation', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('PEM text and contexts among the sources', () => {
+  it('a config file holding the PEM text inline beats the ambient DOCKER_CERT_PATH (with a warning) and connects', async () => {
+    const t = harness().tls;
+    const engine = engines().find((e) => e.name === t.engine)!;
+    const block = (path: string) => `|\n${readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}\n`;
+    const file = join(dir, 'inline-pem.yaml');
+    writeFileSync(file, `host: ${t.host.replace('tcp://', 'https://')}\nrate_limit: 0\nca_cert: ${block(t.caCert)}client_cert: ${block(t.clientCert)}client_key: ${block(t.clientKey)}`);
+    // The ambient variables name the wrong CA and client pair: used, they would fail the handshake.
+    const ambient = { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dirname(t.wrongCaCert) };
+    const r = await runCli(['--config', file, 'run', 'get_version'], ambient);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ Version: engine.version });
+    expect(lines(r.stderr)).toEqual([
+      { warning: { code: 'DOCKER_ENV_IGNORED', message: `DOCKER_CERT_PATH is set but ignored for ca_cert, client_cert, client_key: the config file ${file} sets them` } },
+    ]);
+    const config = await runCli(['--config', file, 'config'], ambient);
+    expect(config.code, config.stderr).toBe(0);
+    expect(JSON.parse(config.stdout)).toMatchObject({ client_key: '[REDACTED]', endpoint_source: `host in the config file ${file}` });
+    const keyBody = readFileSync(t.clientKey, 'utf8').split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
+    for (const l of keyBody) expect(config.stdout + config.stderr + r.stderr).not.toContain(l);
+  });
+
+  it('DOCKER_CONNECTOR_CONTEXT beats the config file; the file beats DOCKER_CONTEXT', async () => {
+    const [old, neu] = [engines().find((e) => e.name === 'old')!, engines().find((e) => e.name === 'new')!];
+    const dockerConfig = join(dir, 'docker-config');
+    for (const e of [old, neu]) {
+      execFileSync('docker', ['context', 'create', `ctx-${e.name}`, '--docker', `host=${e.host}`], { env: { PATH: process.env.PATH ?? '', DOCKER_CONFIG: dockerConfig }, stdio: 'ignore' });
+    }
+    const file = join(dir, 'file-context.yaml');
+    writeFileSync(file, 'context: ctx-old\nrate_limit: 0\n');
+    const version = async (env: Record<string, string>) => {
+      const r = await runCli(['--config', file, 'run', 'get_version'], { DOCKER_CONFIG: dockerConfig, ...env });
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { Version: string }).Version;
+    };
+    expect(await version({ DOCKER_CONTEXT: 'ctx-new' })).toBe(old.version);
+    expect(await version({ DOCKER_CONTEXT: 'ctx-new', DOCKER_CONNECTOR_CONTEXT: 'ctx-new' })).toBe(neu.version);
+    expect(await version({ DOCKER_CONNECTOR_HOST: neu.host })).toBe(neu.version);
   });
 });

@@ -339,6 +339,16 @@ const TABLE: Table = {
       fx.saved.pushedDigest = r.digest;
     },
   },
+  inspect_distribution: {
+    params: (fx) => ({ image: `${fx.pushRepo}:v1`, auth: creds(fx) }),
+    // The registry's answer for the tag pushed just above: its manifest, without pulling.
+    check: (r, fx) => expect(r).toEqual({ digest: fx.saved.pushedDigest, media_type: expect.stringMatching(/manifest/), size: expect.any(Number), platforms: [expect.objectContaining({ architecture: expect.any(String), os: 'linux' })] }),
+  },
+  registry_login: {
+    params: (fx) => ({ username: creds(fx).username, password: creds(fx).password, server: fx.engine.registry }),
+    // The harness registry (htpasswd) gives no identity token.
+    check: (r) => expect(r).toEqual({ status: 'Login Succeeded', identity_token: null }),
+  },
   remove_image: [
     {
       title: 'dry run',

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,13 +44,15 @@ const opsOf = (...safeties: string[]) =>
 
 type CallResult = Awaited<ReturnType<Client['callTool']>>;
 
+/** A tool error's error: text only ("CODE: message", then the JSON {"error": …}), no structured content to clash with outputSchema. */
 function errorOf(r: CallResult): { code: string; message: string; details?: Record<string, unknown> } {
   expect(r.isError).toBe(true);
-  return (r.structuredContent as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
+  expect(r.structuredContent).toBeUndefined();
+  return (JSON.parse((r.content as { text: string }[])[1]!.text) as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
 }
 
 function ok<T = Record<string, unknown>>(r: CallResult): T {
-  if (r.isError) throw new Error(`tool error: ${JSON.stringify(r.structuredContent)}`);
+  if (r.isError) throw new Error(`tool error: ${JSON.stringify(r.content)}`);
   return r.structuredContent as T;
 }
 
@@ -128,6 +132,34 @@ describe.each(engines())('MCP server in front of Engine $version (API $apiVersio
       expect(JSON.parse(json!.text)).toEqual(r.structuredContent);
     });
 
+    it('structured content of real results matches each tool\'s outputSchema (the SDK client checks it; Ajv checks again)', async () => {
+      const { tools } = await s.client.listTools(); // the client compiles every outputSchema here
+      const schemas = new Map(tools.map((t) => [t.name, t.outputSchema]));
+      const ajv = new Ajv2020({ strict: false, allErrors: true });
+      (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+      const calls: [string, Record<string, unknown>][] = [
+        ['ping', {}],
+        ['get_version', {}],
+        ['get_info', {}],
+        ['list_containers', { all: true, limit: 5 }],
+        ['list_images', {}],
+        ['list_networks', {}],
+        ['inspect_network', { network: 'bridge' }],
+        ['list_volumes', {}],
+        ['inspect_image', { image: IMAGE }],
+      ];
+      for (const [name, args] of calls) {
+        const schema = schemas.get(name);
+        expect(schema, `${name} has an outputSchema`).toMatchObject({ type: 'object' });
+        // callTool rejects structured content that does not match (unit-tested in result-schemas-surfaces).
+        const r = await s.client.callTool({ name, arguments: args });
+        const validate = ajv.compile(schema!);
+        expect(validate(r.structuredContent), `${name}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+        // A result that is not an object comes wrapped, as the schema says.
+        if ((schema!.required as string[] | undefined)?.includes('result') && Object.keys(schema!.properties ?? {}).length === 1) expect(Object.keys(r.structuredContent!)).toEqual(['result']);
+      }
+    });
+
     it('refuses remove_container and create_container with tool errors; nothing reaches the Engine', async () => {
       const name = uniqueName('mcpro');
       const removal = errorOf(await s.client.callTool({ name: 'remove_container', arguments: { container: name } }));
@@ -176,12 +208,20 @@ describe.each(engines())('MCP server in front of Engine $version (API $apiVersio
     });
 
     it('a result over the limit is cut to fit, with a truncation note', async () => {
-      const r = await s.client.callTool({ name: 'get_info', arguments: {} });
-      expect(r.isError).toBeFalsy();
+      // system_df: well over 2 KiB on both Engines, with lists to shorten. (get_info on Engine 28 keeps
+      // over 2 KiB of small fields no cut may touch: that is a tool error saying the call succeeded, unit-tested.)
+      const r = await s.client.callTool({ name: 'system_df', arguments: {} });
+      expect(r.isError, JSON.stringify(r.content).slice(0, 400)).toBeFalsy();
       const [summary, json] = r.content as { text: string }[];
       expect(summary!.text).toMatch(/Output truncated: the result is \d+ bytes of JSON, over this server's limit of 2048 bytes/);
       expect(Buffer.byteLength(json!.text)).toBeLessThanOrEqual(2048);
       expect((r._meta as Record<string, { limit: number }>)['docker-connector/truncated']!.limit).toBe(2048);
+      // Cut to fit, and still what the tool's outputSchema describes.
+      const schema = (await s.client.listTools()).tools.find((t) => t.name === 'system_df')!.outputSchema!;
+      const ajv = new Ajv2020({ strict: false, allErrors: true });
+      (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+      const validate = ajv.compile(schema);
+      expect(validate(r.structuredContent), ajv.errorsText(validate.errors)).toBe(true);
     });
   });
 

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import fc from 'fast-check';
+import { ENGINE_ALIASES } from './harness.js';
 
 /**
  * A fault-injecting TCP proxy in front of a real Engine's unix socket. It
@@ -76,6 +77,7 @@ export class FaultProxy {
       });
     });
     this.port = (this.server.address() as net.AddressInfo).port;
+    ENGINE_ALIASES.set(this.host, `unix://${this.socketPath}`);
     return this.host;
   }
 
@@ -294,6 +296,8 @@ const ROUTES: [method: string, pattern: RegExp, family: string][] = [
   ['GET', /^\/volumes\/[^/]+$/, 'volumes'],
   ['DELETE', /^\/volumes\/[^/]+$/, 'volumes'],
   ['PUT', /^\/volumes\/[^/]+$/, 'volumes'],
+  ['POST', /^\/auth$/, 'registry'],
+  ['GET', /^\/distribution\/[^/]+\/json$/, 'registry'],
 ];
 
 /** Characters a path may carry unencoded: encodeURIComponent's output plus "/" and "%XX". */
@@ -344,7 +348,7 @@ export function familiesOf(op: { name: string; category: string }): Set<string> 
   const byCategory: Record<string, string[]> = {
     system: ['system'],
     containers: ['containers', 'exec', 'commit'],
-    images: ['images', 'build', 'containers'],
+    images: ['images', 'build', 'containers', 'registry'],
     networks: ['networks', 'containers'],
     volumes: ['volumes', 'containers'],
   };

@@ -1,7 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { RESULT_CHECKS_DIR } from './harness.js';
 
 const HARNESS_DIR = process.env.DC_HARNESS_DIR ?? '/tmp/dch';
 const root = new URL('../..', import.meta.url).pathname;
@@ -39,7 +41,10 @@ async function harnessIsUp(): Promise<boolean> {
  * machine is reused outside CI; CI always starts clean. Failure to start is
  * a failure of the run: the integration suite never silently skips.
  */
-export default async function setup(): Promise<() => void> {
+export default async function setup(project?: TestProject): Promise<() => void> {
+  // A run of the integration project starts a new record of validated results
+  // (test/support/result-check.ts); the restart project adds to the last one.
+  if (project?.name === 'integration') rmSync(RESULT_CHECKS_DIR, { recursive: true, force: true });
   let started = false;
   if (process.env.CI || !(await harnessIsUp())) {
     execFileSync('bash', [join(root, 'test/harness/install.sh')], { stdio: 'inherit' });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { CLI_BIN } from './cli.js';
+import { checkResult, hostOfServedPort, resultOfHttpAnswer } from './result-check.js';
 
 /** A `serve` or `mcp --listen` child process, as users start it (bin/docker-connector.js → the bundle). */
 export interface Served {
@@ -55,7 +56,8 @@ export interface RawAnswer {
 
 /**
  * One HTTP request with every header under the caller's control (fetch
- * will not let a test choose Host), to 127.0.0.1:`port`.
+ * will not let a test choose Host), to 127.0.0.1:`port`. An operation's
+ * result (a 200 JSON answer) is checked against its schema.
  */
 export function rawRequest(port: number, o: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
@@ -65,7 +67,17 @@ export function rawRequest(port: number, o: { method?: string; path: string; hea
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) }));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        const op = resultOfHttpAnswer(o.method ?? 'GET', o.path.split('?')[0]!, status, res.headers['content-type']);
+        try {
+          if (op) checkResult(op, text ? JSON.parse(text) : null, { surface: 'http', host: hostOfServedPort(port, new URLSearchParams(o.path.split('?')[1] ?? '').get('endpoint')) });
+        } catch (err) {
+          reject(err as Error);
+          return;
+        }
+        resolve({ status, headers: res.headers, text, json: () => JSON.parse(text) });
+      });
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { redact, REDACTED, scrubText, secretValues } from '../../src/config/redact.js';
-import { resolveEndpoint } from '../../src/engine/endpoint.js';
+import { loadTlsMaterial, resolveEndpoint } from '../../src/engine/endpoint.js';
 import { ConnectorError } from '../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dc-config-'));
@@ -151,7 +152,7 @@ describe('loadConfig', () => {
   });
 
   it('refuses unsupported transports clearly', () => {
-    expect(fails(() => resolveEndpoint(loadConfig({ env: {}, options: { host: 'ssh://u@h' } }).config)).message).toMatch(/not supported/);
+    expect(fails(() => resolveEndpoint(loadConfig({ env: {}, options: { host: 'npipe:////./pipe/docker_engine' } }).config)).message).toMatch(/not supported/);
   });
 });
 
@@ -164,5 +165,66 @@ describe('redaction', () => {
     const secrets = secretValues({ username: 'u', password: 'hunter22', access_token: 'tok-123456' });
     const basic = Buffer.from('u:hunter22').toString('base64');
     expect(scrubText(`a hunter22 b tok-123456 c ${basic}`, secrets)).toBe(`a ${REDACTED} b ${REDACTED} c ${REDACTED}`);
+  });
+});
+
+describe('certificates as PEM text (issue 18)', () => {
+  // Real PEM material (a self-signed certificate and its key, by openssl), since the text is parsed.
+  const pemDir = mkdtempSync(join(tmpdir(), 'dc-config-pem-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=dc-test', '-keyout', join(pemDir, 'key.pem'), '-out', join(pemDir, 'cert.pem')], { stdio: 'ignore' });
+  const cert = readFileSync(join(pemDir, 'cert.pem'), 'utf8');
+  const ca = cert;
+  const key = readFileSync(join(pemDir, 'key.pem'), 'utf8');
+  const keyLine = key.split('\n').find((l) => l.length > 40 && !l.startsWith('-----'))!;
+
+  it('accepts the PEM text itself for ca_cert, client_cert and client_key, and hands it to TLS as it is', () => {
+    const { config } = loadConfig({ env: {}, options: { host: 'https://h:2376', ca_cert: ca, client_cert: cert, client_key: key } });
+    expect(config).toMatchObject({ ca_cert: ca, client_cert: cert, client_key: key });
+    const material = loadTlsMaterial(config);
+    expect([material.ca?.toString(), material.cert?.toString(), material.key?.toString()]).toEqual([ca, cert, key]);
+    // From the environment too (a secret store's variables), with leading whitespace tolerated.
+    const fromEnv = loadConfig({ env: { DOCKER_CONNECTOR_CLIENT_KEY: `\n${key}`, DOCKER_CONNECTOR_CLIENT_CERT: cert } }).config;
+    expect(loadTlsMaterial(fromEnv).key?.toString()).toBe(key);
+  });
+
+  it('refuses PEM text that does not hold what the field needs, naming the field and never quoting the text', () => {
+    const cases: [string, Record<string, string>][] = [
+      ['client_key', { client_cert: cert, client_key: `-----BEGIN PRIVATE KEY-----\nplantedKEYmaterial\n-----END PRIVATE KEY-----\n` }],
+      ['client_key', { client_cert: cert, client_key: cert }],
+      ['ca_cert', { ca_cert: key }],
+      ['client_cert', { client_cert: `-----BEGIN CERTIFICATE-----\nplantedCERT\n-----END CERTIFICATE-----`, client_key: key }],
+    ];
+    for (const [field, settings] of cases) {
+      const err = fails(() => loadConfig({ env: {}, options: { host: 'https://h:2376', ...settings } }));
+      expect(err.code).toBe('INVALID_CONFIG');
+      expect(err.message, field).toMatch(new RegExp(`${field}: expected the path of a PEM file, or PEM text holding a`));
+      expect(err.message).not.toContain('planted');
+      expect(err.message).not.toContain(keyLine);
+      expect(err.message).not.toContain('BEGIN');
+    }
+    // Neither a path nor PEM text: a value with line breaks, or PEM text after something else.
+    expect(fails(() => loadConfig({ env: {}, options: { ca_cert: 'x\ny' } })).message).toMatch(/ca_cert: expected the path of a PEM file, or PEM text starting with -----BEGIN/);
+    expect(fails(() => loadConfig({ env: {}, options: { ca_cert: `junk${ca}` } })).message).toMatch(/ca_cert: expected the path of a PEM file, or PEM text starting with/);
+  });
+
+  it('redacts the key text wherever configuration is printed or scrubbed, and leaves a key path visible', () => {
+    const { config } = loadConfig({ env: {}, options: { host: 'https://h:2376', ca_cert: ca, client_cert: cert, client_key: key } });
+    const printed = JSON.stringify(redact(config));
+    expect(JSON.parse(printed)).toMatchObject({ client_key: REDACTED, ca_cert: ca, client_cert: cert });
+    expect(printed).not.toContain(keyLine);
+    // The key text is a registered secret: text built elsewhere (an error, a log line) loses it too.
+    expect(scrubText(`before ${key} after`, secretValues(config as unknown as Record<string, unknown>))).toBe(`before ${REDACTED} after`);
+    expect(redact({ message: `quoted: ${key}` })).toEqual({ message: `quoted: ${REDACTED}` });
+    // A path is not the secret: shown, so `config` says which file is used.
+    const byPath = loadConfig({ env: {}, options: { host: 'https://h:2376', client_cert: '/etc/dc/cert.pem', client_key: '/etc/dc/key.pem' } }).config;
+    expect(redact(byPath)).toMatchObject({ client_key: '/etc/dc/key.pem' });
+    expect(secretValues(byPath as unknown as Record<string, unknown>)).not.toContain('/etc/dc/key.pem');
+    // Other fields whose names look secret stay redacted whatever they hold.
+    expect(redact({ api_key: '/a/path', ssh_key_passphrase: 'pw' })).toEqual({ api_key: REDACTED, ssh_key_passphrase: REDACTED });
+  });
+
+  it('reads a context field from every source: DOCKER_CONNECTOR_CONTEXT, the config file, options', () => {
+    expect(loadConfig({ env: { DOCKER_CONNECTOR_CONTEXT: 'default' } }).config.context).toBe('default');
+    expect(fails(() => loadConfig({ env: {}, options: { context: '' } })).message).toMatch(/context/);
   });
 });

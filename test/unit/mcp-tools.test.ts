@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DockerConnector } from '../../src/connector.js';
 import { ConnectorError } from '../../src/errors.js';
 import { parameterSchema } from '../../src/manifest.js';
+import { resultSchema } from '../../src/operations/parameter-schema.js';
 import { DryRunLedger, confirmationKey } from '../../src/mcp/confirm.js';
 import { capOutput, summarize, truncationNote } from '../../src/mcp/output.js';
 import { ToolHost } from '../../src/mcp/server.js';
@@ -31,6 +32,13 @@ describe('MCP tools from the catalogue', () => {
       expect(t.title).toBe(o.title);
       expect(t.description.startsWith(o.description)).toBe(true);
       expect(t.inputSchema).toEqual({ ...parameterSchema(o), type: 'object' });
+      // The result schema as it is, or wrapped as {result} when the result is not always an object.
+      if (o.resultSchema) {
+        const result = resultSchema(o);
+        const { $defs, ...rest } = result;
+        const wrapped = { type: 'object', properties: { result: rest }, required: ['result'], additionalProperties: false, ...($defs ? { $defs } : {}) };
+        expect([{ ...result, type: 'object' }, wrapped], o.name).toContainEqual(t.outputSchema);
+      }
       expect(t.annotations).toEqual({
         title: o.title,
         readOnlyHint: o.safety === 'read',
@@ -195,7 +203,11 @@ describe('MCP server checks (no Engine reached)', () => {
     return { client, entries };
   }
 
-  const errorOf = (r: Awaited<ReturnType<Client['callTool']>>) => (r.structuredContent as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
+  // A tool error carries its error as text: "CODE: message", then the JSON {"error": …} (no structured content).
+  const errorOf = (r: Awaited<ReturnType<Client['callTool']>>) => {
+    expect(r.structuredContent).toBeUndefined();
+    return (JSON.parse((r.content as { text: string }[])[1]!.text) as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
+  };
 
   it('refuses write tools on a read-only server, with a tool error and an audit line', async () => {
     const { client, entries } = await connect({});

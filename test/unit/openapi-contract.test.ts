@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildOpenApi } from '../../src/http/openapi.js';
 import { negotiateStream, STREAM_MEDIA_TYPES, wantsStream } from '../../src/http/stream.js';
-import { parameterSchema } from '../../src/manifest.js';
+import { parameterSchema, resultSchemaOf } from '../../src/manifest.js';
 import { getOperation, listOperations } from '../../src/operations/index.js';
 
 type Doc = { paths: Record<string, Record<string, any>>; components: Record<string, any> };
@@ -23,6 +23,27 @@ describe('OpenAPI document matches what the service does', () => {
     expect(Object.keys(opPath('container_logs').responses['200'].content).sort()).toEqual(['application/json', 'application/x-ndjson', 'text/plain']);
     // Operations without a stream form declare JSON only.
     expect(Object.keys(opPath('ping').responses['200'].content)).toEqual(['application/json']);
+  });
+
+  it('the 200 JSON response is the declared result schema; the stream media types keep theirs (issue 15)', () => {
+    const d = doc();
+    for (const op of listOperations().filter((o) => o.resultSchema)) {
+      const json = opPath(op.name).responses['200'].content['application/json'].schema;
+      const declared = resultSchemaOf(op);
+      if (declared.$defs) {
+        // $defs moved to components under "<operation>.result.<name>", references rewritten to them.
+        expect(json.$defs, op.name).toBeUndefined();
+        for (const name of Object.keys(declared.$defs as object)) expect(d.components.schemas[`${op.name}.result.${name}`], `${op.name} ${name}`).toBeDefined();
+        expect(JSON.stringify(json)).not.toContain('#/$defs/');
+      } else if (!JSON.stringify(declared).includes('"$ref":"#"')) {
+        expect(json, op.name).toEqual(declared);
+      }
+    }
+    const logs = opPath('container_logs').responses['200'].content;
+    expect(JSON.stringify(logs['application/json'].schema)).toContain('"stdout"');
+    expect(logs['application/x-ndjson'].schema).toMatchObject({ type: 'string', contentMediaType: 'application/x-ndjson' });
+    expect(logs['text/plain'].schema).toMatchObject({ type: 'string', contentMediaType: 'text/plain' });
+    expect(opPath('container_export').responses['200'].content['application/x-tar'].schema).toEqual({ type: 'string', contentMediaType: 'application/x-tar' });
   });
 
   it('every route and method has a unique operationId (3.8)', () => {

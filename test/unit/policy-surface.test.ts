@@ -67,6 +67,7 @@ describe('HTTP status of errors', () => {
       CONNECTION_FAILED: 502,
       TLS_ERROR: 502,
       API_VERSION_UNSUPPORTED: 502,
+      UNSUPPORTED: 502,
       STREAM_ERROR: 502,
       RATE_LIMITED: 429,
       INTERNAL_ERROR: 500,

@@ -32,7 +32,7 @@ export function endpointOn(container: ContainerInspect, network: NetworkSummary)
 /** Disconnects; "not connected" (a race, or a retried request that had worked) is not a failure. Returns whether it disconnected. */
 export async function disconnect(ctx: OperationContext, networkId: string, containerId: string, force: boolean): Promise<boolean> {
   try {
-    await ctx.json({ method: 'POST', path: enginePath`/networks/${networkId}/disconnect`, body: { Container: containerId, Force: force } });
+    await ctx.json({ method: 'POST', path: enginePath`/networks/${networkId}/disconnect`, body: { Container: containerId, Force: force }, ignoreBody: true });
     return true;
   } catch (err) {
     if (err instanceof ConnectorError && /is not connected/i.test(engineMessageOf(err))) return false;
