@@ -68,7 +68,7 @@ export interface OperationDefinition<Name extends string = string, S extends z.Z
    * a closed one (shapes the connector makes). Not parsed at run time: the
    * integration suite proves results match it.
    */
-  resultSchema?: z.ZodType;
+  resultSchema: z.ZodType;
   /** Lowest Engine API version the operation works with, if above the connector's minimum. */
   minApiVersion?: string;
   /**
@@ -108,8 +108,6 @@ export interface OperationDefinition<Name extends string = string, S extends z.Z
 export function defineOperation<const Name extends string, S extends z.ZodType, RS extends z.ZodType>(
   def: OperationDefinition<Name, S, z.output<RS>> & { resultSchema: RS },
 ): OperationDefinition<Name, S, z.output<RS>> & { resultSchema: RS };
-/** @deprecated transition form without a result schema (removed once every family declares one). */
-export function defineOperation<const Name extends string, S extends z.ZodType, R>(def: OperationDefinition<Name, S, R>): OperationDefinition<Name, S, R>;
 export function defineOperation(def: OperationDefinition): OperationDefinition {
   return def;
 }

@@ -136,7 +136,7 @@ export const removeImage = defineOperation({
       const byTag = tags.includes(p.image) || tags.includes(`${p.image}:latest`);
       const onlyUntag = byTag && tags.length > 1 && !p.force;
       return {
-        dry_run: true,
+        dry_run: true as const,
         id: img.body.Id,
         untagged: onlyUntag ? [tags.includes(p.image) ? p.image : `${p.image}:latest`] : [...tags, ...realRefs(img.body.RepoDigests)],
         deleted: onlyUntag ? [] : [img.body.Id],
@@ -147,7 +147,7 @@ export const removeImage = defineOperation({
     const res = await ctx.json<ImageDeleteItem[]>({ method: 'DELETE', path: enginePath`/images/${p.image}`, query: { force: p.force, noprune: p.noprune } });
     const items = res.body ?? [];
     return {
-      dry_run: false,
+      dry_run: false as const,
       untagged: items.flatMap((i) => (i.Untagged ? [i.Untagged] : [])),
       deleted: items.flatMap((i) => (i.Deleted ? [i.Deleted] : [])),
     };

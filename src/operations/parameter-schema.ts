@@ -101,7 +101,6 @@ export function parameterSchema(op: OperationDefinition): Record<string, unknown
  * as the declaration means, while `z.strictObject` stays closed.
  */
 export function resultSchema(op: OperationDefinition): Record<string, unknown> {
-  if (!op.resultSchema) throw new Error(`Operation ${op.name} declares no resultSchema`);
   const schema = z.toJSONSchema(op.resultSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   delete schema.$schema;
   return standardize(schema, `${op.name}#result`) as Record<string, unknown>;
