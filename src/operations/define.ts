@@ -9,7 +9,7 @@ import type { ProgressMessage } from '../engine/json-stream.js';
 import type { RegistryCredentials } from '../engine/registry-auth.js';
 
 export type Safety = 'read' | 'write' | 'destructive';
-export type Category = 'system' | 'containers' | 'images' | 'networks' | 'volumes';
+export type Category = 'system' | 'containers' | 'images' | 'networks' | 'volumes' | 'swarm';
 
 /** Progress events the CLI turns into bars (pull, push, build, save, load, export). */
 export type ProgressEvent = { kind: 'message'; message: ProgressMessage } | { kind: 'bytes'; bytes: number; total?: number; label?: string };

@@ -21,7 +21,7 @@ describe('the catalogue of operations', () => {
       expect(op.description.length, op.name).toBeGreaterThan(20);
       expect(op.result, op.name).toBeTruthy();
       expect(['read', 'write', 'destructive'], op.name).toContain(op.safety);
-      expect(['system', 'containers', 'images', 'networks', 'volumes'], op.name).toContain(op.category);
+      expect(['system', 'containers', 'images', 'networks', 'volumes', 'swarm'], op.name).toContain(op.category);
     }
   });
 

@@ -155,7 +155,7 @@ describe('restore records', () => {
 describe('prune planning', () => {
   const none = { label: [], labelNot: [], until: undefined };
   it('containers: only those not running', () => {
-    const list = ['created', 'exited', 'dead', 'running', 'paused', 'restarting', 'removing'].map((State, i) => ({ Id: String(i), State, Created: 10 }));
+    const list = (['created', 'exited', 'dead', 'running', 'paused', 'restarting', 'removing'] as const).map((State, i) => ({ Id: String(i), State, Created: 10 }));
     expect(planContainerPrune(list, none).map((c) => c.State)).toEqual(['created', 'exited', 'dead']);
     expect(planContainerPrune(list, { ...none, until: 5 })).toEqual([]);
   });

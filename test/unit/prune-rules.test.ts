@@ -30,7 +30,7 @@ describe('the one `until` rule: the Engine prunes what was created at or before 
   });
 
   it('containers: the exact time decides where the list\'s whole second cannot', () => {
-    const list = [{ Id: 'a', State: 'exited', Created: 100 }];
+    const list = [{ Id: 'a', State: 'exited' as const, Created: 100 }];
     expect(planContainerPrune(list, { ...none, until: 100 }, new Map([['a', '1970-01-01T00:01:40.25Z']]))).toEqual([]);
     expect(planContainerPrune(list, { ...none, until: 100.5 }, new Map([['a', '1970-01-01T00:01:40.25Z']])).map((c) => c.Id)).toEqual(['a']);
   });

@@ -1,104 +1,49 @@
+import type * as z from 'zod';
+import type { containerInspect, containerSummary, endpointSettings } from './schemas/container.js';
+import type { imageInspect, imageSummary } from './schemas/image.js';
+import type { network } from './schemas/network.js';
+import type { buildCacheRecord } from './schemas/system.js';
+import type { volume } from './schemas/volume.js';
+
 /**
- * The parts of the Engine's answers the operations read, declared once.
- * Fields the connector does not read are left out (results pass the
- * Engine's objects through whole); unknown fields are ignored.
+ * The parts of the Engine's answers the operations read: views of the
+ * result schemas in `schemas/` (the one declaration of each Engine object),
+ * with only the identity fields required, so planners and their unit tests
+ * can work with the fields they read and an Engine that leaves one out is
+ * still handled.
  */
 
-/** An entry of GET /containers/json. */
-export interface ContainerSummary {
-  Id: string;
-  Names?: string[] | null;
-  /** Unix seconds, whole (the list drops the fraction; inspect has it). */
-  Created: number;
-  Labels?: Record<string, string> | null;
-  SizeRw?: number;
-  State?: string;
-  ImageID?: string;
-  Mounts?: { Type?: string; Name?: string }[] | null;
-}
+/** Every field, at every depth, optional (lists stay lists, maps stay maps, null stays allowed). */
+type Partially<T> = T extends readonly (infer U)[] ? Partially<U>[] : T extends object ? (string extends keyof T ? T : { [K in keyof T]?: Partially<T[K]> }) : T;
+/** `R` as the schema has them, `O` optional at every depth. */
+type View<T, R extends keyof T, O extends keyof T> = Pick<T, R> & Partially<Pick<T, O>>;
+
+/** An entry of GET /containers/json. `Created` is whole unix seconds (inspect has the fraction). */
+export type ContainerSummary = View<z.output<typeof containerSummary>, 'Id' | 'Created', 'Names' | 'Labels' | 'SizeRw' | 'State' | 'ImageID' | 'Mounts'>;
 
 /** The settings of a container's endpoint on one network. */
-export interface EndpointSettings {
-  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
-  Links?: string[] | null;
-  Aliases?: string[] | null;
-  NetworkID?: string;
-  IPAddress?: string;
-  GlobalIPv6Address?: string;
-  MacAddress?: string;
-  DriverOpts?: Record<string, string> | null;
-  GwPriority?: number;
-}
+export type EndpointSettings = Partially<z.output<typeof endpointSettings>>;
 
-/** GET /containers/{id}/json. */
-export interface ContainerInspect {
-  Id: string;
-  Name: string;
-  /** RFC 3339 with nanoseconds. */
-  Created?: string;
-  State?: { Status?: string; Running?: boolean; Paused?: boolean; Restarting?: boolean };
-  Mounts?: { Type?: string; Name?: string; Destination?: string }[] | null;
-  HostConfig?: { AutoRemove?: boolean; Links?: string[] | null; NetworkMode?: string };
-  NetworkSettings?: { Networks?: Record<string, EndpointSettings> | null };
-}
+/** GET /containers/{id}/json. `Created` is RFC 3339 with nanoseconds. */
+export type ContainerInspect = View<z.output<typeof containerInspect>, 'Id' | 'Name', 'Created' | 'State' | 'Mounts' | 'HostConfig' | 'NetworkSettings'>;
 
-/** An entry of GET /images/json. */
-export interface ImageSummary {
-  Id: string;
-  ParentId?: string;
-  RepoTags?: string[] | null;
-  RepoDigests?: string[] | null;
-  /** Unix seconds, whole (the list drops the fraction; inspect has it). */
-  Created: number;
-  Size?: number;
-  Labels?: Record<string, string> | null;
-}
+/** An entry of GET /images/json. `Created` is whole unix seconds (inspect has the fraction). */
+export type ImageSummary = View<z.output<typeof imageSummary>, 'Id' | 'Created', 'ParentId' | 'RepoTags' | 'RepoDigests' | 'Size' | 'Labels'>;
 
 /** GET /images/{name}/json, the parts read here. */
-export interface ImageInspect {
-  Id: string;
-  RepoTags?: string[] | null;
-  RepoDigests?: string[] | null;
-  /** RFC 3339 with nanoseconds. */
-  Created?: string;
-}
+export type ImageInspect = View<z.output<typeof imageInspect>, 'Id', 'RepoTags' | 'RepoDigests' | 'Created'>;
 
-/** An entry of DELETE /images/{name} and POST /images/prune answers. */
+/** An entry of DELETE /images/{name} and POST /images/prune answers (the connector reshapes it: no result schema of its own). */
 export interface ImageDeleteItem {
   Untagged?: string;
   Deleted?: string;
 }
 
 /** GET /networks and GET /networks/{id}. */
-export interface NetworkSummary {
-  Id: string;
-  Name: string;
-  /** RFC 3339 with nanoseconds. */
-  Created?: string;
-  Scope?: string;
-  Driver?: string;
-  Ingress?: boolean;
-  Labels?: Record<string, string> | null;
-  /** Only in the single-network form (inspect). */
-  Containers?: Record<string, { Name?: string }> | null;
-}
+export type NetworkSummary = View<z.output<typeof network>, 'Id' | 'Name', 'Created' | 'Scope' | 'Driver' | 'Ingress' | 'Labels' | 'Containers'>;
 
 /** A volume of GET /volumes. */
-export interface VolumeSummary {
-  Name: string;
-  Driver?: string;
-  Labels?: Record<string, string> | null;
-  Mountpoint?: string;
-  CreatedAt?: string;
-  Scope?: string;
-}
+export type VolumeSummary = View<z.output<typeof volume>, 'Name', 'Driver' | 'Labels' | 'Mountpoint' | 'CreatedAt' | 'Scope'>;
 
 /** A build cache record of GET /system/df. */
-export interface BuildCacheRecord {
-  ID: string;
-  Type?: string;
-  Description?: string;
-  InUse?: boolean;
-  Shared?: boolean;
-  LastUsedAt?: string | null;
-}
+export type BuildCacheRecord = View<z.output<typeof buildCacheRecord>, 'ID', 'Type' | 'Description' | 'InUse' | 'Shared' | 'LastUsedAt'>;

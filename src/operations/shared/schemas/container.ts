@@ -9,12 +9,10 @@
  * are `.optional()`.
  */
 import * as z from 'zod';
+import { strings, stringMap, emptyObjectSet } from './common.js';
 import { healthConfig, ociDescriptor } from './image.js';
 
-const strings = z.array(z.string());
-const stringMap = z.record(z.string(), z.string());
 /** `{"<key>": {}}`: the Engine's set of ports or paths. */
-const emptyObjectSet = z.record(z.string(), z.object({}));
 
 /** The states a container can be in. */
 export const containerStatus = z.enum(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);

@@ -6,11 +6,9 @@
  * fields out: hence the generous `.nullable()` and `.optional()`.
  */
 import * as z from 'zod';
+import { strings, stringMap, emptyObjectSet } from './common.js';
 
-const strings = z.array(z.string());
-const stringMap = z.record(z.string(), z.string());
 /** `{"<key>": {}}`: the Engine's set of ports or paths. */
-const emptyObjectSet = z.record(z.string(), z.object({}));
 
 export const ociPlatform = z
   .object({

@@ -6,8 +6,8 @@
  * 28.x for an empty IPAM.Config.
  */
 import * as z from 'zod';
+import { stringMap } from './common.js';
 
-const stringMap = z.record(z.string(), z.string());
 
 export const ipamConfig = z
   .object({

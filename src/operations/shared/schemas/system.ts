@@ -6,12 +6,11 @@
  * system_df has the shape of API 1.51 and earlier (API 1.52 replaced it).
  */
 import * as z from 'zod';
+import { strings, stringMap } from './common.js';
 import { containerSummary } from './container.js';
 import { imageSummary } from './image.js';
 import { volume } from './volume.js';
 
-const strings = z.array(z.string());
-const stringMap = z.record(z.string(), z.string());
 /** Label / value pairs the Engine reports for display (DriverStatus and the like). */
 const pairs = z.array(z.array(z.string()));
 

@@ -5,8 +5,8 @@
  * Engines send `null` for empty Labels and Options.
  */
 import * as z from 'zod';
+import { stringMap } from './common.js';
 
-const stringMap = z.record(z.string(), z.string());
 
 /** A swarm cluster volume's state (only on swarm managers, for cluster volumes). */
 export const clusterVolume = z
