@@ -269,7 +269,7 @@ export const inspectDistribution = defineOperation({
   category: 'images',
   title: 'Inspect an image in its registry',
   description:
-    'Asks the image\'s registry, through the Engine, for the manifest a reference names (GET /distribution/{name}/json) without pulling it: its digest, media type, size and the platforms it serves. A reference without tag or digest means ":latest". Credentials as for pull_image: `auth`, else the configured registry_* settings, else the docker CLI\'s ($DOCKER_CONFIG/config.json).',
+    'Asks the image\'s registry, through the Engine, for the manifest a reference names (GET /distribution/{name}/json) without pulling it: its digest, media type, size and the platforms it serves. A reference without tag or digest means ":latest". Credentials as for pull_image: `auth` (left out when it names another registry), else the configured registry_* settings, else the docker CLI\'s ($DOCKER_CONFIG/config.json).',
   params: z
     .object({
       image: imageRef.describe('Image in its registry: repo, repo:tag or repo@sha256:…, e.g. "registry.example:5000/team/app:1.0"'),
@@ -289,7 +289,9 @@ export const inspectDistribution = defineOperation({
     if (IMAGE_ID.test(p.image)) throw invalidParam(ctx, 'image', 'an image id is local; give a repository reference');
     const ref = splitReference(p.image);
     const reference = ref.digest ? `${ref.repo}@${ref.digest}` : `${ref.repo}:${ref.tag ?? 'latest'}`;
-    const auth = await resolveRegistryAuth(ctx, registryOf(ref.repo), p.auth);
+    // A read, as search: credentials given for another registry are left out rather than refused
+    // (no schema can relate the two fields, so a refusal would be a 400 the contract does not predict).
+    const auth = await resolveRegistryAuth(ctx, registryOf(ref.repo), p.auth, { onMismatch: 'omit' });
     return registryCall(auth.secrets, async () => {
       const res = await ctx.json<DistributionInspect>({
         method: 'GET',
