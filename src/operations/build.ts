@@ -12,7 +12,7 @@ import { defineOperation, type OperationContext } from './define.js';
 import { inspectImageOrNull, platformParam, taggedName } from './shared/image-refs.js';
 import { checkLocalPath, localPathParam } from './shared/local-files.js';
 import { invalidParam, registryCredentialsParam } from './shared/params.js';
-import { registryCall } from './shared/registry-access.js';
+import { dockerConfigRegistryMap, registryCall } from './shared/registry-access.js';
 import { slowCallTimeoutMs } from './shared/timeouts.js';
 
 const authParam = registryCredentialsParam;
@@ -93,13 +93,20 @@ async function buildContext(ctx: OperationContext, p: BuildParams): Promise<{ bo
   return { body: packFiles(files), dockerfile: p.dockerfile === undefined ? p.dockerfile_path : undefined };
 }
 
-/** X-Registry-Config for base-image pulls: a map keyed by registry address. */
-function registryConfig(ctx: OperationContext, p: BuildParams): string | undefined {
+/**
+ * X-Registry-Config for base-image pulls: a map keyed by registry address. The call's `auth`, else
+ * the configured credentials, else every login of the docker CLI's config.json, as `docker build`
+ * sends them (a base image may come from any registry). `secrets` are scrubbed from any error.
+ */
+async function registryConfig(ctx: OperationContext, p: BuildParams): Promise<{ header: string | undefined; secrets: RegistryCredentials[] }> {
   const c = ctx.config;
   const creds: RegistryCredentials | undefined = p.auth ?? (c.registry_server && (c.registry_username || c.registry_identity_token) ? { username: c.registry_username, password: c.registry_password, identitytoken: c.registry_identity_token, serveraddress: c.registry_server } : undefined);
-  if (!creds) return undefined;
-  if (!creds.serveraddress) throw invalidParam(ctx, 'auth.serveraddress', 'build needs the registry address the credentials are for');
-  return encodeRegistryConfig({ [creds.serveraddress]: creds });
+  if (creds) {
+    if (!creds.serveraddress) throw invalidParam(ctx, 'auth.serveraddress', 'build needs the registry address the credentials are for');
+    return { header: encodeRegistryConfig({ [creds.serveraddress]: creds }), secrets: [creds] };
+  }
+  const map = await dockerConfigRegistryMap(ctx);
+  return Object.keys(map).length ? { header: encodeRegistryConfig(map), secrets: Object.values(map) } : { header: undefined, secrets: [] };
 }
 
 /** Keeps the tail of the build log within a cap. */
@@ -141,8 +148,8 @@ export const buildImage = defineOperation({
   }),
   async run(ctx, p) {
     const headers: Record<string, string> = { 'content-type': 'application/x-tar' };
-    const config = registryConfig(ctx, p);
-    if (config) headers['x-registry-config'] = config;
+    const config = await registryConfig(ctx, p);
+    if (config.header) headers['x-registry-config'] = config.header;
     // Last of the checks: from here on the context is being read.
     const { body, dockerfile } = await buildContext(ctx, p);
     const query = {
@@ -174,7 +181,7 @@ export const buildImage = defineOperation({
       } else stepOutput.add(m.stream);
     };
     try {
-      return await registryCall(p.auth, async () => {
+      return await registryCall(config.secrets, async () => {
         const res = await ctx.stream({
           method: 'POST',
           path: '/build',

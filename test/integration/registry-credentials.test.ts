@@ -141,6 +141,21 @@ echo "credentials not found in native keychain"; exit 1`);
     else expect(helperCalls()).toEqual([]);
   });
 
+  it("build_image pulls its base image with config.json's logins, as docker build sends them, and without them is refused", async () => {
+    const { repo } = newRepo();
+    expect((await cli(dirs.auths, 'push_image', { image: `${repo}:v1` })).code).toBe(0);
+    untag(`${repo}:v1`);
+    const dockerfile = `FROM ${repo}:v1\nRUN echo built > /built\n`;
+    const denied = await cli(dirs.none, 'build_image', { dockerfile });
+    expect(denied.code, denied.stdout).toBe(1);
+    expect(errorOf(denied).code).toBe('UNAUTHORIZED');
+    const built = await cli(dirs.auths, 'build_image', { dockerfile, tags: [`${repo}:built`] });
+    expect(built.code, built.stderr).toBe(0);
+    tags.push(`${repo}:built`, `${repo}:v1`);
+    expect(docker(engine, ['run', '--rm', `${repo}:built`, 'cat', '/built'])).toBe('built\n');
+    expect(built.stdout + built.stderr).not.toContain(SECRET);
+  });
+
   it('without config.json credentials the same calls are refused: UNAUTHORIZED (the control)', async () => {
     const { repo } = newRepo();
     const pushed = await cli(dirs.none, 'push_image', { image: `${repo}:v1` });
