@@ -51,17 +51,17 @@ export default defineConfig({
           ...integration,
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/integration/reliability-restart.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/integration/reliability-restart.test.ts', 'test/integration/swarm-non-manager.test.ts', 'test/integration/swarm-drain.test.ts'],
           poolOptions: { forks: { maxForks: 2, minForks: 1 } },
         },
       },
       {
-        // Restarts the "new" Engine, so it runs alone, after the others (see the "test" script).
+        // Restarts the "new" Engine, makes the "old" one leave its swarm, drains the swarm nodes: alone, after the others (see the "test" script).
         ...artifact,
         test: {
           ...integration,
           name: 'integration-restart',
-          include: ['test/integration/reliability-restart.test.ts'],
+          include: ['test/integration/reliability-restart.test.ts', 'test/integration/swarm-non-manager.test.ts', 'test/integration/swarm-drain.test.ts'],
           poolOptions: { forks: { singleFork: true } },
         },
       },

@@ -4,6 +4,7 @@ import { loadConfig } from './config/load.js';
 import { redact } from './config/redact.js';
 import type { ConnectorConfig, ConnectorConfigInput } from './config/schema.js';
 import { EngineClient, type EngineTransport } from './engine/client.js';
+import { guardContext, guardrailsFor, type Guardrails } from './engine/guardrails.js';
 import type { EndpointDescription } from './engine/connect.js';
 import { compareVersions } from './engine/version.js';
 import { encodeRegistryAuth, type RegistryCredentials } from './engine/registry-auth.js';
@@ -14,6 +15,7 @@ import { loadedOperation, loadOperation } from './operations/catalogue.js';
 import type { OperationName, ParamsOf, ResultOf } from './operations/index.js';
 import type { OperationContext, OperationDefinition, ProgressEvent } from './operations/define.js';
 import type { HealthResult } from './operations/system.js';
+import type { PlanStore } from './plans.js';
 
 export interface ConnectorOptions extends Partial<ConnectorConfigInput> {
   /** JSON or YAML file with settings (default: $DOCKER_CONNECTOR_CONFIG). */
@@ -23,6 +25,8 @@ export interface ConnectorOptions extends Partial<ConnectorConfigInput> {
   logger?: Logger;
   /** How buffered calls reach the Engine: 'auto' (default), 'node' or 'undici'; see EngineTransport. */
   transport?: EngineTransport;
+  /** Where destructive dry runs keep their plans (default: files under plans_dir); a shared store lets service replicas use each other's plans. */
+  planStore?: PlanStore;
   /** Receives configuration warnings (a docker CLI variable the config file overrides); default: process.emitWarning. */
   onWarning?: (message: string) => void;
 }
@@ -31,6 +35,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Receives progress of pulls, pushes, builds, saves, loads and exports. */
   onProgress?: (event: ProgressEvent) => void;
+  /** Guardrails a surface chose (src/engine/guardrails.ts; null = off); default: the connector's own `guardrails` setting. */
+  guardrails?: Guardrails | null;
 }
 
 /**
@@ -49,9 +55,12 @@ export class DockerConnector {
   private readonly endpoint: EndpointDescription;
   /** Where operations read the docker CLI's files from (registry logins): the environment given, else the process's. */
   private readonly env: NodeJS.ProcessEnv;
+  /** Plans of destructive dry runs (src/plans.ts); made on first use. */
+  private planStore: PlanStore | undefined;
 
   constructor(options: ConnectorOptions = {}) {
-    const { configFile, env, logger, transport, onWarning, ...settings } = options;
+    const { configFile, env, logger, transport, onWarning, planStore, ...settings } = options;
+    this.planStore = planStore;
     const loaded = loadConfig({ options: settings, configFile, env, onWarning });
     this.config = loaded.config;
     this.surfaceConfig = loaded.surface;
@@ -84,12 +93,17 @@ export class DockerConnector {
     // The operation's family is imported on its first use only; later calls find it without waiting.
     const op = loadedOperation(name) ?? (await this.operation(name));
     const valid = validateParams(op, params ?? {});
+    guardrailsFor(this.config, opts.guardrails)?.checkParams(name, valid);
     const started = performance.now();
     try {
       // Once the version is known (every call after the first) the context is built without waiting.
       const known = this.engine.knownApiVersion();
-      const ctx = known === undefined ? await this.context(op, opts) : this.contextFor(op, opts, known);
-      const result = await op.run(ctx, valid);
+      // An operation on local files only (verify_evidence) never waits for the Engine's version.
+      const ctx = known === undefined && !op.local ? await this.context(op, opts) : this.contextFor(op, opts, known ?? 'unknown');
+      const run = (p: unknown) => (op.plan ? this.runPlanned(op, ctx, p) : op.run(ctx, p));
+      // evidence_before_destroy (src/operations/shared/evidence-policy.ts): bundles before destructive calls, loaded only when set.
+      const evidence = this.config.evidence_before_destroy;
+      const result = evidence ? await (await import('./operations/shared/evidence-policy.js')).runWithEvidence(ctx, op, valid, evidence, run) : await run(valid);
       this.logger.debug({ operation: name, duration_ms: Math.round(performance.now() - started) }, 'operation done');
       return result;
     } catch (raw) {
@@ -125,6 +139,13 @@ export class DockerConnector {
     this.engine.close();
   }
 
+  /** A destructive operation with a plan: its dry run makes a plan, a call with plan_id acts on that plan only (src/plans.ts, loaded on first use). */
+  private async runPlanned(op: OperationDefinition, ctx: OperationContext, params: unknown): Promise<unknown> {
+    const plans = await import('./plans.js');
+    this.planStore ??= plans.planStoreFor(this.config, this.env);
+    return plans.runWithPlan(op, ctx, params, this.planStore);
+  }
+
   private async operation(name: string): Promise<OperationDefinition> {
     const op = await loadOperation(name);
     if (!op) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; run "docker-connector operations" for the list`, { operation: name });
@@ -136,13 +157,13 @@ export class DockerConnector {
   }
 
   private contextFor(op: OperationDefinition, opts: ExecuteOptions, apiVersion: string): OperationContext {
-    if (op.minApiVersion && compareVersions(apiVersion, op.minApiVersion) < 0) {
+    if (op.minApiVersion && !op.local && compareVersions(apiVersion, op.minApiVersion) < 0) {
       throw new ConnectorError('API_VERSION_UNSUPPORTED', `${op.name} needs Engine API ${op.minApiVersion} or newer; this Engine speaks ${apiVersion}`, { operation: op.name });
     }
     const engine = this.engine;
     const config = this.config;
     const onProgress = opts.onProgress;
-    return {
+    return guardContext<OperationContext>(config, opts.guardrails, {
       operation: op.name,
       apiVersion,
       atLeast: (v: string) => compareVersions(apiVersion, v) >= 0,
@@ -172,7 +193,7 @@ export class DockerConnector {
         return creds ? encodeRegistryAuth(creds) : undefined;
       },
       progress: (event) => onProgress?.(event),
-    };
+    });
   }
 }
 

@@ -22,3 +22,6 @@ function readPackageVersion(): string {
 }
 
 export const PACKAGE_VERSION: string = readPackageVersion();
+
+/** The package's name, as tools that record what produced a file (evidence manifests) write it. */
+export const PACKAGE_NAME = 'docker-connector';

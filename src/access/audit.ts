@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { redact, REDACTED } from '../config/redact.js';
 import { ConnectorError } from '../errors.js';
 import { isOperationName } from '../operations/catalogue.js';
+import type { OperationDefinition } from '../operations/define.js';
 
 /**
  * The audit log shared by the network surfaces: one JSON line per call with
@@ -24,6 +25,8 @@ export interface AuditEntry {
   outcome: string;
   /** Status the surface answered with (HTTP status for the HTTP service). */
   status?: number;
+  /** Fields of a successful result that tie the line to what the call produced (see auditResultFields). */
+  result?: Record<string, unknown>;
   duration_ms: number;
 }
 
@@ -46,6 +49,19 @@ export function auditParams(operation: string | null, params: unknown): unknown 
   if (operation !== null && isOperationName(operation) && (plain || params === undefined)) return redact(params);
   if (!plain) return params === undefined || params === null ? params : REDACTED;
   return Object.fromEntries(Object.keys(params as Record<string, unknown>).map((k) => [k, REDACTED]));
+}
+
+/**
+ * The result fields an audit line carries: those the operation declares
+ * (`auditResult`, e.g. collect_evidence's manifest_sha256) and `evidence`,
+ * the bundles evidence_before_destroy collected before a destructive call.
+ * Undefined when there are none, so other lines stay as they were.
+ */
+export function auditResultFields(op: Pick<OperationDefinition, 'auditResult'> | undefined, result: unknown): Record<string, unknown> | undefined {
+  if (!op || result === null || typeof result !== 'object' || Array.isArray(result)) return undefined;
+  const r = result as Record<string, unknown>;
+  const fields = [...(op.auditResult ?? []), 'evidence'].filter((f) => r[f] !== undefined);
+  return fields.length === 0 ? undefined : (redact(Object.fromEntries(fields.map((f) => [f, r[f]]))) as Record<string, unknown>);
 }
 
 const requireCjs = createRequire(import.meta.url);

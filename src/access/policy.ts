@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
+import type { GuardrailsSetting, GuardrailsSettingInput } from '../config/guardrails.js';
+import { Guardrails } from '../engine/guardrails.js';
 import { ConnectorError } from '../errors.js';
 import { listOperations, type OperationDefinition, type Safety } from '../operations/index.js';
 
@@ -199,6 +201,8 @@ export interface PolicyOptions {
   localFiles?: boolean;
   /** Operation names the patterns are checked against (default: the catalogue). */
   known?: readonly string[];
+  /** The config file's top-level `guardrails` setting; absent means on, as it is by default for the network surfaces. */
+  guardrails?: GuardrailsSettingInput | GuardrailsSetting | undefined;
 }
 
 export class Policy {
@@ -206,12 +210,15 @@ export class Policy {
   readonly localFiles: boolean;
   readonly allow: readonly string[] | undefined;
   readonly deny: readonly string[];
+  /** What every call through this surface runs under (src/engine/guardrails.ts); null when turned off. */
+  readonly guardrails: Guardrails | null;
   private readonly allowRe: RegExp[] | undefined;
   private readonly denyRe: RegExp[];
 
   constructor(input: PolicyInput = {}, options: PolicyOptions = {}) {
     const known = options.known ?? listOperations().map((o) => o.name);
     this.localFiles = options.localFiles ?? true;
+    this.guardrails = Guardrails.resolve(options.guardrails, true);
     const parsed = policySchema.safeParse(input);
     if (!parsed.success) throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(policy)'}: ${i.message}`).join('; ')}`);
     this.readOnly = parsed.data.read_only;
@@ -237,6 +244,7 @@ export class Policy {
     const input: Record<string, unknown> = {};
     for (const k of ['read_only', 'allow', 'deny'] as const) if (surface[k] !== undefined) input[k] = surface[k];
     if (overrides.read_only) input.read_only = true;
+    refuseEndpointGuardrails(surface.endpoints);
     return new Policy(input as PolicyInput, options);
   }
 
@@ -293,5 +301,19 @@ export class Policy {
   /** The operations this policy lets run at all (for listings). */
   permits(op: Pick<OperationDefinition, 'name' | 'safety'>): boolean {
     return this.check(op) === undefined;
+  }
+}
+
+/**
+ * The service applies the top-level guardrails to every endpoint: a
+ * `guardrails` inside one endpoint's settings would look like it applied
+ * there and would not, so it is refused.
+ */
+function refuseEndpointGuardrails(endpoints: unknown): void {
+  if (endpoints === null || typeof endpoints !== 'object') return;
+  for (const [name, settings] of Object.entries(endpoints as Record<string, unknown>)) {
+    if (settings !== null && typeof settings === 'object' && 'guardrails' in settings) {
+      throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: endpoints.${name}.guardrails: set guardrails at the top level of the config file; it applies to every endpoint`);
+    }
   }
 }

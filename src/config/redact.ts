@@ -15,8 +15,16 @@ const SECRET_NAME = /password|passwd|secret|token|key|credential|auth/i;
 /** `NAME=value` (env, build args) or `--name=value` (a command's argument). */
 const NAMED_ENTRY = /^\s*-{0,2}([A-Za-z_][A-Za-z0-9_.-]*)=/;
 
+/**
+ * Whole key names that hold a secret without saying so: a Swarm secret's
+ * content (create_secret's `data` / `data_base64`, the Engine body's `Data`).
+ * Hiding a config's content too (create_config takes the same names) costs
+ * nothing that matters.
+ */
+const SECRET_KEYS = new Set(['data', 'data_base64']);
+
 export function isSecretKey(key: string): boolean {
-  return SECRET_NAME.test(key);
+  return SECRET_NAME.test(key) || SECRET_KEYS.has(key.toLowerCase());
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import * as z from 'zod';
+import { guardrailsField } from './guardrails.js';
 
 /**
  * Connection settings. Field names are the contract shared by the library
@@ -92,9 +93,32 @@ export const endpointSchema = z
   })
   .strict();
 
+/**
+ * evidence_before_destroy: the folder evidence bundles go to before
+ * remove_container, kill_container and the container prunes act. A plain
+ * string is the folder (so an env variable or a flag can set it).
+ */
+const evidenceBeforeDestroy = z
+  .union([
+    z
+      .string()
+      .min(1)
+      .transform((dir) => ({ dir })),
+    z.strictObject({ dir: z.string().min(1).describe('Folder the bundles are written to (created when missing): <dir>/<container id>-<UTC time>/') }),
+  ])
+  .optional()
+  .describe('Collect an evidence bundle of every container remove_container, kill_container, prune_containers or system_prune will destroy into {dir} first; if that fails, nothing is destroyed (FORBIDDEN)');
+
 export const configSchema = endpointSchema
   .extend({
+    evidence_before_destroy: evidenceBeforeDestroy,
+    guardrails: guardrailsField,
     log_level: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('silent').describe('Log level of the JSON logs on stderr'),
+    plans_dir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Folder the plans of destructive dry runs are kept in until their real call (default $XDG_STATE_HOME/docker-connector/plans, else ~/.local/state/docker-connector/plans); kept private (0700)'),
   })
   .strict();
 

@@ -13,7 +13,7 @@ import { locationOf, mapHttpError } from './error-map.js';
 import { buildQuery } from './path.js';
 import { pingInfoOf, prepareRequest, type EngineRequest, type EngineResponse, type EngineUpgradeRequest, type PingInfo } from './request.js';
 import { TokenBucket, systemClock, type Clock } from './rate-limiter.js';
-import { backoffDelay, RETRY_STATUSES, shouldRetry } from './retry.js';
+import { backoffDelay, retryableStatus, shouldRetry } from './retry.js';
 import { compareVersions } from './version.js';
 import { UndiciTransport, type BufferedAnswer } from './transport-undici.js';
 import { MAX_BODY_BYTES } from './caps.js';
@@ -249,7 +249,7 @@ export class EngineClient {
           // An undici answer is already capped at ERROR_BODY_CAP bytes.
           const body = buffered ? buffered.body.toString('utf8') : await readCapped(message!, ERROR_BODY_CAP);
           deadline.clear();
-          const retryable = RETRY_STATUSES.has(status) && shouldRetry('status', idempotent && !bodyIsStream);
+          const retryable = retryableStatus(status, body) && shouldRetry('status', idempotent && !bodyIsStream);
           const contentType = resHeaders['content-type'];
           const err = mapHttpError(status, this.scrub(body), contentType, { operation: req.operation, apiVersion: version, retryable, location: locationOf(resHeaders, this), route: `${req.method} ${req.path}` });
           if (retryable && attempt < maxAttempts) {

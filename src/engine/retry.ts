@@ -24,6 +24,17 @@ export function classifySocketError(code: string | undefined, connected: boolean
 /** Statuses that say "try later" without the Engine having acted (or where a repeat is harmless). */
 export const RETRY_STATUSES = new Set([502, 503, 504]);
 
+/**
+ * A 503 that states a lasting fact rather than a passing one: the Engine is not a swarm manager,
+ * or (Podman) does not offer the endpoint. Sending it again only makes the caller wait.
+ */
+const LASTING_503 = /not a swarm manager|not part of a swarm|does not support/i;
+
+/** The status is worth another attempt, given what the Engine said. */
+export function retryableStatus(status: number, message: string): boolean {
+  return RETRY_STATUSES.has(status) && !(status === 503 && LASTING_503.test(message));
+}
+
 export function shouldRetry(kind: FailureKind | 'status', idempotent: boolean): boolean {
   if (kind === 'not-connected') return true;
   if (kind === 'maybe-sent' || kind === 'status') return idempotent;

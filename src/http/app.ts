@@ -7,7 +7,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { buildManifest } from '../manifest.js';
 import { getOperation, listOperations, type OperationDefinition } from '../operations/index.js';
 import type { HealthResult } from '../operations/system.js';
-import type { AuditEntry, AuditLog } from '../access/audit.js';
+import { auditResultFields, type AuditEntry, type AuditLog } from '../access/audit.js';
 import { createHostCheck } from '../access/host-check.js';
 import { parseListen } from '../access/listener.js';
 import { scopesAllow, type KeyStore, type Policy, type Principal } from '../access/policy.js';
@@ -408,7 +408,7 @@ export function buildApp(opts: AppOptions): ServiceApp {
         if (op.streamContentType && !negotiateStream(req.headers.accept, op.streamContentType)) throw refuse(op.streamContentType);
         policy.checkParams(op, params, 'stream');
         call = new Call(reply, op, true);
-        const { stream, contentType } = await call.run(connector.executeStream(name, params, { signal: call.signal }), (late) => late.stream.destroy());
+        const { stream, contentType } = await call.run(connector.executeStream(name, params, { signal: call.signal, guardrails: policy.guardrails }), (late) => late.stream.destroy());
         // The type actually opened decides (it is the declared one; checked again in case they ever differ).
         const mode = negotiateStream(req.headers.accept, contentType);
         if (!mode) {
@@ -424,7 +424,9 @@ export function buildApp(opts: AppOptions): ServiceApp {
 
       policy.checkParams(op, params, 'result');
       call = new Call(reply, op, op.safety !== 'read' || op.streaming === true);
-      const result = await call.run(connector.executeDynamic(name, params, { signal: call.signal }));
+      const result = await call.run(connector.executeDynamic(name, params, { signal: call.signal, guardrails: policy.guardrails }));
+      const audited = states.get(req)?.audit;
+      if (audited) audited.result = auditResultFields(op, result);
       return sendJson(reply, 200, result);
     } catch (raw) {
       return sendError(reply, toConnectorError(raw, name));

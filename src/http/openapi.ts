@@ -229,7 +229,7 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
           headers: { 'WWW-Authenticate': { description: 'Bearer realm', schema: { type: 'string' } } },
         }),
         Forbidden: errorResponse(
-          'Refused by the server policy (read_only, allow, deny, local files) or the key\'s scopes, or a request whose Host or Origin the service does not accept (FORBIDDEN); details.rule names the rule',
+          'Refused by the server policy (read_only, allow, deny, local files, guardrails, evidence_before_destroy) or the key\'s scopes, or a request whose Host or Origin the service does not accept (FORBIDDEN); details.rule names the rule',
         ),
         NotFound: errorResponse('No such operation (UNKNOWN_OPERATION) or no such object on the Engine (NOT_FOUND)'),
         MethodNotAllowed: errorResponse('The route does not take this method (METHOD_NOT_ALLOWED)', {

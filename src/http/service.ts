@@ -35,7 +35,7 @@ export const DEFAULT_ENDPOINT = 'default';
 const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** One connector per named endpoint, each with its own pool, negotiated version and rate limiter. */
-function buildEndpoints(section: unknown, logger: Logger): Map<string, DockerConnector> {
+function buildEndpoints(section: unknown, logger: Logger, inherited: Record<string, unknown> = {}): Map<string, DockerConnector> {
   if (section === null || typeof section !== 'object' || Array.isArray(section) || Object.keys(section).length === 0) {
     throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: endpoints must be an object of named connection settings, e.g. {"prod": {"host": "tcp://…"}}');
   }
@@ -48,7 +48,7 @@ function buildEndpoints(section: unknown, logger: Logger): Map<string, DockerCon
       }
       try {
         // env: {} so one endpoint never picks up DOCKER_HOST meant for another.
-        out.set(name, new DockerConnector({ ...(settings as Record<string, unknown>), env: {}, logger }));
+        out.set(name, new DockerConnector({ ...inherited, ...(settings as Record<string, unknown>), env: {}, logger }));
       } catch (err) {
         if (err instanceof ConnectorError) throw new ConnectorError(err.code, err.message.replace(/^Invalid configuration: /, `Invalid configuration: endpoints.${name}: `), { details: err.details });
         throw err;
@@ -59,6 +59,16 @@ function buildEndpoints(section: unknown, logger: Logger): Map<string, DockerCon
     throw err;
   }
   return out;
+}
+
+/**
+ * Settings of the config file's top level that are rules for every Engine
+ * rather than how to reach one (evidence_before_destroy): each named
+ * endpoint keeps them unless it sets its own.
+ */
+function inheritedByEndpoints(base: DockerConnector): Record<string, unknown> {
+  const { evidence_before_destroy } = base.config;
+  return evidence_before_destroy ? { evidence_before_destroy } : {};
 }
 
 function readPem(path: string, setting: string): Buffer {
@@ -100,8 +110,8 @@ export class HttpService {
     const settings = parseServiceSettings(surface.service, { listen: o.listen, tls_cert: o.tls_cert, tls_key: o.tls_key, allowed_hosts: o.allowed_hosts });
 
     const keys = listenerKeys({ noAuth: o.no_auth, host: parseListen(settings.listen).host, apiKeys: surface.api_keys, env: opts.env ?? process.env, who: 'the service' });
-    const policy = Policy.fromSurface(surface, { read_only: o.read_only }, { localFiles: settings.local_files });
-    const endpoints = surface.endpoints === undefined ? new Map([[DEFAULT_ENDPOINT, opts.base]]) : buildEndpoints(surface.endpoints, logger);
+    const policy = Policy.fromSurface(surface, { read_only: o.read_only }, { localFiles: settings.local_files, guardrails: opts.base.config.guardrails });
+    const endpoints = surface.endpoints === undefined ? new Map([[DEFAULT_ENDPOINT, opts.base]]) : buildEndpoints(surface.endpoints, logger, inheritedByEndpoints(opts.base));
     const owned = surface.endpoints === undefined ? [] : [...endpoints.values()];
     let audit: AuditLog | undefined;
     try {

@@ -23,7 +23,8 @@ function canonical(value: unknown): string {
 }
 
 export function confirmationKey(operation: string, validParams: Record<string, unknown>): string {
-  const { dry_run: _ignored, ...rest } = validParams;
+  // The real call may carry the plan its dry run returned: the same call all the same.
+  const { dry_run: _ignored, plan_id: _plan, ...rest } = validParams;
   return `${operation} ${canonical(rest)}`;
 }
 

@@ -6,7 +6,7 @@ import { ConnectorError, toConnectorError } from '../errors.js';
 import { PACKAGE_VERSION } from '../manifest.js';
 import { getOperation, type OperationDefinition } from '../operations/index.js';
 import type { ProgressEvent } from '../operations/define.js';
-import type { AuditLog } from '../access/audit.js';
+import { auditResultFields, type AuditLog } from '../access/audit.js';
 import type { Policy, Principal } from '../access/policy.js';
 import { DryRunLedger } from './confirm.js';
 import { capOutput, summarize, truncationNote, type Capped } from './output.js';
@@ -118,6 +118,7 @@ export class ToolHost {
   ): Promise<CallToolResult> {
     const started = performance.now();
     let outcome = 'ok';
+    let resultFields: Record<string, unknown> | undefined;
     try {
       const op = getOperation(name);
       if (!op) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown tool "${name}"; tools/list gives the tools this server offers`, { operation: name });
@@ -130,7 +131,8 @@ export class ToolHost {
       const valid = confirming ? (validateParams(op, params) as Record<string, unknown>) : undefined;
       if (valid && valid.dry_run !== true) ctx.ledger.check(op, valid);
 
-      const result = await this.opts.connector.executeDynamic(name, params, { signal: ctx.signal, onProgress: ctx.onProgress });
+      const result = await this.opts.connector.executeDynamic(name, params, { signal: ctx.signal, onProgress: ctx.onProgress, guardrails: this.opts.policy.guardrails });
+      resultFields = auditResultFields(op, result);
       if (valid) {
         if (valid.dry_run === true) ctx.ledger.record(name, valid);
         else ctx.ledger.consume(name, valid);
@@ -149,6 +151,7 @@ export class ToolHost {
         operation: name,
         params,
         outcome,
+        ...(resultFields ? { result: resultFields } : {}),
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
       });
     }

@@ -76,7 +76,7 @@ export class McpService {
 
     // A local stdio server acts for the user who started it; over HTTP, files on this host are off unless asked for.
     const localFiles = settings.local_files ?? transport === 'stdio';
-    const policy = Policy.fromSurface(surface, {}, { localFiles });
+    const policy = Policy.fromSurface(surface, {}, { localFiles, guardrails: opts.base.config.guardrails });
 
     const auditSetting = o.audit_log ?? surface.audit_log ?? (transport === 'stdio' ? 'stderr' : 'stdout');
     if (transport === 'stdio' && auditSetting === 'stdout') {

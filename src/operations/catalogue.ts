@@ -12,7 +12,7 @@ import type { OperationName } from './index.js';
  * declares) is a compile error, and test/unit/catalogue.test.ts checks each
  * name sits in the family it names.
  */
-export type Family = 'system' | 'system-prune' | 'containers' | 'container-state' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment';
+export type Family = 'system' | 'system-prune' | 'containers' | 'container-state' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment' | 'evidence' | 'swarm' | 'services' | 'tasks' | 'secrets';
 
 export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   ping: 'system',
@@ -72,7 +72,31 @@ export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   prune_volumes: 'volumes',
   isolate_container: 'containment',
   restore_container: 'containment',
+  collect_evidence: 'evidence',
+  verify_evidence: 'evidence',
   system_prune: 'system-prune',
+  inspect_swarm: 'swarm',
+  list_nodes: 'swarm',
+  inspect_node: 'swarm',
+  update_node: 'swarm',
+  list_services: 'services',
+  inspect_service: 'services',
+  create_service: 'services',
+  update_service: 'services',
+  scale_service: 'services',
+  rollback_service: 'services',
+  remove_service: 'services',
+  list_tasks: 'tasks',
+  inspect_task: 'tasks',
+  service_logs: 'tasks',
+  list_secrets: 'secrets',
+  inspect_secret: 'secrets',
+  create_secret: 'secrets',
+  remove_secret: 'secrets',
+  list_configs: 'secrets',
+  inspect_config: 'secrets',
+  create_config: 'secrets',
+  remove_config: 'secrets',
 };
 
 type Declarations = readonly OperationDefinition[];
@@ -93,6 +117,11 @@ export const FAMILY_LOADERS: { readonly [F in Family]: () => Promise<Declaration
   networks: async () => (await import('./networks.js')).networkOperations as unknown as Declarations,
   volumes: async () => (await import('./volumes.js')).volumeOperations as unknown as Declarations,
   containment: async () => (await import('./containment.js')).containmentOperations as unknown as Declarations,
+  evidence: async () => (await import('./evidence.js')).evidenceOperations as unknown as Declarations,
+  swarm: async () => (await import('./swarm.js')).swarmOperations as unknown as Declarations,
+  services: async () => (await import('./services.js')).serviceOperations as unknown as Declarations,
+  tasks: async () => (await import('./tasks.js')).taskOperations as unknown as Declarations,
+  secrets: async () => (await import('./secrets.js')).secretOperations as unknown as Declarations,
 };
 
 const loaded = new Map<string, OperationDefinition>();

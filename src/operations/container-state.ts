@@ -10,6 +10,7 @@ import { defineOperation, type OperationContext } from './define.js';
 import { requireApi } from './shared/api-version.js';
 import { signalParam, stopParams } from './shared/container-schemas.js';
 import { inspectContainer as getContainer } from './shared/container-lookup.js';
+import { evidenceList } from './shared/evidence-schemas.js';
 import { containerRef } from './shared/params.js';
 
 /** What a state change answers: the container as named, and whether anything changed. */
@@ -106,6 +107,7 @@ export const killContainer = defineOperation({
   resultSchema: z.strictObject({
     container: z.string().describe('The container, as the call named it'),
     changed: z.literal(true).describe('Always true: the signal was delivered'),
+    evidence: evidenceList,
   }),
   async run(ctx, p) {
     await ctx.json({ method: 'POST', path: enginePath`/containers/${p.container}/kill`, query: { signal: p.signal } });

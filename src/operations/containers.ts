@@ -13,10 +13,12 @@ import { buildCreateBody, buildUpdateBody, mapChanges } from './shared/container
 import { commitParams, containerListFilters, containerNameParam, createContainerParams, signalParam, stopParams, updateContainerParams } from './shared/container-schemas.js';
 import { firstName, inspectContainer as getContainer } from './shared/container-lookup.js';
 import type { ContainerSummary } from './shared/engine-types.js';
+import { evidenceList } from './shared/evidence-schemas.js';
 import { containerRef, dryRunParam } from './shared/params.js';
-import { containersToPrune, pruneFiltersParam, resolvePruneFilters, runContainerPrune } from './shared/prune.js';
+import { identityChanged, planIdParam, singleItem, skip } from './shared/plan.js';
+import { containersToPrune, pruneFiltersParam, removePlannedContainers, resolvePruneFilters, runContainerPrune } from './shared/prune.js';
 import { containerInspect, containerSummary } from './shared/schemas/container.js';
-import { dryRunFlag, prunedContainer, pruneReport, spaceReclaimed } from './shared/schemas/prune.js';
+import { dryRunFlag, planFields, prunedContainer, pruneReport, spaceReclaimed } from './shared/schemas/prune.js';
 import { slowCallTimeoutMs } from './shared/timeouts.js';
 
 /* ---------------- read operations ---------------- */
@@ -235,6 +237,8 @@ const removeContainerResult = z.strictObject({
   would_remove: z.boolean().optional().describe('Dry run only: whether the real call would remove it (false: a running container without force, or no such link)'),
   reason: z.string().optional().describe('Dry run only, when would_remove is false: why not'),
   volumes: z.array(z.string()).optional().describe('Dry run only: the anonymous volumes that would go with it (with volumes: true)'),
+  ...planFields,
+  evidence: evidenceList,
 });
 export type RemoveContainerResult = z.output<typeof removeContainerResult>;
 
@@ -256,6 +260,7 @@ export const removeContainer = defineOperation({
       volumes: z.boolean().default(false).describe('Also remove its anonymous volumes'),
       link: z.boolean().default(false).describe('Remove only the legacy link "container/alias", not a container'),
       dry_run: dryRunParam,
+      plan_id: planIdParam,
     })
     .strict()
     .superRefine((p, ctx) => {
@@ -275,6 +280,20 @@ export const removeContainer = defineOperation({
     if (p.dry_run) return p.link ? dryRunLink(ctx, p.container, ref) : dryRunRemove(ctx, p.container, ref, p.force, p.volumes);
     await ctx.json({ method: 'DELETE', path: enginePath`/containers/${ref}`, query: { force: p.force, v: p.volumes, link: p.link } });
     return { container: p.container, changed: true, dry_run: false };
+  },
+  plan: {
+    items: (_ctx, _p, r) => singleItem('container', r.id, r.name),
+    // The plan pins the container's id: a name that now points at another container is skipped.
+    async run(ctx, p, items): Promise<RemoveContainerResult> {
+      const ref = p.container.replace(/^\//, '');
+      const item = items[0];
+      if (!item) return { container: p.container, changed: false, dry_run: false, skipped: [] };
+      const changed = await identityChanged(item, async () => (await getContainer(ctx, p.link ? ref.slice(0, ref.indexOf('/')) : ref)).Id);
+      if (changed) return { container: p.container, changed: false, dry_run: false, skipped: [skip(item, changed)] };
+      // A link is removed by its name ("parent/alias"); its parent was checked above.
+      await ctx.json({ method: 'DELETE', path: p.link ? enginePath`/containers/${ref}` : enginePath`/containers/${item.id}`, query: { force: p.force, v: p.volumes, link: p.link } });
+      return { container: p.container, changed: true, dry_run: false, skipped: [] };
+    },
   },
 });
 
@@ -375,12 +394,13 @@ export const pruneContainers = defineOperation({
     .object({
       filters: pruneFiltersParam.optional().describe('Which stopped containers: {until, label, "label!"}'),
       dry_run: dryRunParam,
+      plan_id: planIdParam,
     })
     .strict(),
   safety: 'destructive',
   idempotent: true,
   result: '{deleted: [{id, name}], space_reclaimed (bytes; an estimate from SizeRw with dry_run), dry_run}',
-  resultSchema: pruneReport(prunedContainer, spaceReclaimed.describe("Bytes freed; for a dry run, the sum of the containers' SizeRw (an estimate)")),
+  resultSchema: pruneReport(prunedContainer, spaceReclaimed.describe("Bytes freed; for a dry run, the sum of the containers' SizeRw (an estimate)")).extend({ evidence: evidenceList }),
   async run(ctx, p) {
     // Relative times are resolved here once, so the dry run and the Engine use the same instant ("1d" is not a Go duration either).
     const f = resolvePruneFilters(p.filters);
@@ -402,6 +422,13 @@ export const pruneContainers = defineOperation({
     const names = new Map(candidates.map((c) => [c.Id, firstName(c.Names)]));
     const res = await runContainerPrune(ctx, f);
     return { deleted: res.ids.map((id) => ({ id, name: names.get(id) ?? null })), space_reclaimed: res.space_reclaimed, dry_run: false };
+  },
+  plan: {
+    items: (_ctx, _p, r) => r.deleted.map((c) => ({ what: 'container', id: c.id, name: c.name })),
+    async run(ctx, p, items) {
+      const out = await removePlannedContainers(ctx, items, resolvePruneFilters(p.filters));
+      return { ...out, dry_run: false };
+    },
   },
 });
 

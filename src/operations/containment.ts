@@ -131,6 +131,24 @@ function attachedNetworks(c: ContainerInspect): [string, EndpointSettings][] {
     .sort(([x], [y]) => Number(y === primary) - Number(x === primary));
 }
 
+/**
+ * A Swarm task's container is the orchestrator's, not the caller's: Swarm
+ * may replace an isolated (or paused) one with a fresh task, and the
+ * lasting measures are on the service or the node.
+ */
+function swarmTaskWarning(c: ContainerInspect): string | undefined {
+  // The lookup's view leaves Config out; the Engine's answer has it.
+  const labels = (c as { Config?: { Labels?: Record<string, string> | null } }).Config?.Labels ?? {};
+  const service = labels['com.docker.swarm.service.name'];
+  const task = labels['com.docker.swarm.task.id'];
+  if (!service && !task) return undefined;
+  const svc = service ?? 'its service';
+  return (
+    `This container is Swarm task ${task ?? '(unknown id)'} of service ${svc}: Swarm will replace it with a new task (on the network) if it stops or fails its health check, and the isolation does not carry over. ` +
+    `To contain the service itself, use scale_service (replicas: 0) on ${svc}, or update_node with availability "drain" on its node to move every task off that node; keep this container isolated to preserve evidence.`
+  );
+}
+
 async function setPaused(ctx: OperationContext, id: string, paused: boolean): Promise<void> {
   await ctx.json({ method: 'POST', path: paused ? enginePath`/containers/${id}/pause` : enginePath`/containers/${id}/unpause` });
 }
@@ -197,6 +215,8 @@ export const isolateContainer = defineOperation({
     }
     const changed = disconnected.length > 0 || record.paused_by_isolate;
     if (!changed) warnings.push(`${who.name} was already isolated: nothing changed`);
+    const swarm = swarmTaskWarning(c);
+    if (swarm) warnings.push(swarm);
     return { changed, container: who, disconnected, paused: wasPaused || record.paused_by_isolate, restore: record, warnings };
   },
 });

@@ -77,6 +77,17 @@ export interface OperationDefinition<Name extends string = string, S extends z.Z
    * callers refuse them unless local files are allowed.
    */
   localPaths?: readonly string[];
+  /**
+   * Touches only local files, never the Engine (verify_evidence): runs
+   * without a version negotiation, so it works with the Engine unreachable.
+   */
+  local?: boolean;
+  /**
+   * Result fields copied into the call's audit line (collect_evidence's
+   * `manifest_sha256`), so the line ties to what the call produced. Only
+   * small, non-secret fields.
+   */
+  auditResult?: readonly string[];
   /** Long-running or streaming: the configured timeout applies as an idle timeout. */
   streaming?: boolean;
   run(ctx: OperationContext, params: z.output<S>): Promise<R>;
@@ -99,6 +110,40 @@ export interface OperationDefinition<Name extends string = string, S extends z.Z
    * with `requireParam`): the published parameter schema lists them as required.
    */
   resultRequires?: readonly string[];
+  /**
+   * Plan-bound calls (destructive operations): a dry run's items are kept as
+   * a plan whose `plan_id` the dry run returns; the real call given that
+   * `plan_id` runs `plan.run` on those items only (the connector stores and
+   * checks plans: src/plans.ts).
+   */
+  plan?: OperationPlan<z.output<S>, R>;
+}
+
+/**
+ * One object a plan pins: its kind, its identity (`id`: an Engine id, a
+ * volume's name) and, where the id alone cannot tell a re-created object
+ * from the planned one, `pin` (a volume's creation time).
+ */
+export interface PlanItem {
+  what: string;
+  id: string;
+  name: string | null;
+  pin?: string;
+}
+
+/** A planned item a plan-bound call left alone: gone, changed identity, or no longer matching. */
+export interface SkippedItem {
+  what: string;
+  id: string;
+  name: string | null;
+  reason: string;
+}
+
+export interface OperationPlan<P, R> {
+  /** The items a dry run's result names: what the plan-bound call may act on. */
+  items(ctx: OperationContext, params: P, dryRun: R): PlanItem[] | Promise<PlanItem[]>;
+  /** The plan-bound call: acts on these items only and lists those it left alone in `skipped`. */
+  run(ctx: OperationContext, params: P, items: readonly PlanItem[]): Promise<R>;
 }
 
 /**

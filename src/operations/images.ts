@@ -13,10 +13,11 @@ import type { ImageDeleteItem, ImageInspect } from './shared/engine-types.js';
 import { inspectImageOrNull, realRefs, repoName, tagName } from './shared/image-refs.js';
 import { checkLocalPath, localPathParam } from './shared/local-files.js';
 import { boolFilter, dryRunParam, engineFilters, imageRef, oneOrMany, timePointParam, toUnixSeconds } from './shared/params.js';
-import { imagesToPrune, listAllImages, pruneFiltersParam, resolvePruneFilters, runImagePrune } from './shared/prune.js';
+import { identityChanged, planIdParam, singleItem, skip } from './shared/plan.js';
+import { imagesOwnSize, imagesToPrune, listAllImages, pruneFiltersParam, removePlannedImages, resolvePruneFilters, runImagePrune } from './shared/prune.js';
 import { fileWritten } from './shared/schemas/file-result.js';
 import { historyResponseItem, imageInspect, imageSummary } from './shared/schemas/image.js';
-import { prunedImage, pruneReport, spaceReclaimed } from './shared/schemas/prune.js';
+import { planIdField, prunedImage, pruneReport, skippedItems, spaceReclaimed } from './shared/schemas/prune.js';
 import { slowCallTimeoutMs } from './shared/timeouts.js';
 
 const imageListFilters = engineFilters({
@@ -94,6 +95,7 @@ const removeImageDone = z
     dry_run: z.literal(false).describe('The image was removed (or untagged)'),
     untagged: z.array(z.string()).describe('References the Engine removed ("repo:tag", "repo@sha256:…")'),
     deleted: z.array(z.string()).describe('Ids of the images and layers the Engine deleted; [] when it only untagged'),
+    skipped: skippedItems,
   })
   .describe('Without dry_run: what the Engine did');
 
@@ -105,6 +107,7 @@ const removeImagePlan = z
     deleted: z.array(z.string()).describe('Image ids that would be deleted ([] when only a tag would go); its layers are not listed'),
     used_by_containers: z.array(z.string()).describe('Ids of the containers (running or not) created from the image'),
     would_conflict: z.boolean().describe('The real call would be refused (CONFLICT): containers use the image and `force` is off'),
+    plan_id: planIdField,
   })
   .describe('With dry_run: what the call would do');
 
@@ -120,6 +123,7 @@ export const removeImage = defineOperation({
       force: z.boolean().default(false).describe('Remove even if containers use it or it has several tags'),
       noprune: z.boolean().default(false).describe('Keep untagged parent images'),
       dry_run: dryRunParam,
+      plan_id: planIdParam,
     })
     .strict(),
   safety: 'destructive',
@@ -144,15 +148,31 @@ export const removeImage = defineOperation({
         would_conflict: !onlyUntag && users.length > 0 && !p.force,
       };
     }
-    const res = await ctx.json<ImageDeleteItem[]>({ method: 'DELETE', path: enginePath`/images/${p.image}`, query: { force: p.force, noprune: p.noprune } });
-    const items = res.body ?? [];
-    return {
-      dry_run: false as const,
-      untagged: items.flatMap((i) => (i.Untagged ? [i.Untagged] : [])),
-      deleted: items.flatMap((i) => (i.Deleted ? [i.Deleted] : [])),
-    };
+    return deleteImage(ctx, p.image, p.force, p.noprune);
+  },
+  plan: {
+    items: (_ctx, p, r) => (r.dry_run ? singleItem('image', r.id, p.image) : []),
+    // The plan pins the image id: a reference that now names another image is skipped.
+    async run(ctx, p, items) {
+      const item = items[0];
+      if (!item) return { dry_run: false as const, untagged: [], deleted: [], skipped: [] };
+      const changed = await identityChanged(item, async () => (await ctx.json<ImageInspect>({ method: 'GET', path: enginePath`/images/${p.image}/json` })).body.Id);
+      if (changed) return { dry_run: false as const, untagged: [], deleted: [], skipped: [skip(item, changed)] };
+      // By the reference, checked just above: removing one tag of several only untags, as without a plan.
+      return { ...(await deleteImage(ctx, p.image, p.force, p.noprune)), skipped: [] };
+    },
   },
 });
+
+async function deleteImage(ctx: OperationContext, image: string, force: boolean, noprune: boolean) {
+  const res = await ctx.json<ImageDeleteItem[]>({ method: 'DELETE', path: enginePath`/images/${image}`, query: { force, noprune } });
+  const items = res.body ?? [];
+  return {
+    dry_run: false as const,
+    untagged: items.flatMap((i) => (i.Untagged ? [i.Untagged] : [])),
+    deleted: items.flatMap((i) => (i.Deleted ? [i.Deleted] : [])),
+  };
+}
 
 export const tagImage = defineOperation({
   name: 'tag_image',
@@ -192,6 +212,7 @@ export const pruneImages = defineOperation({
       dangling_only: z.boolean().default(true).describe('Only untagged images (false: every image no container uses)'),
       filters: pruneFiltersParam.optional().describe('Which images: {until, label, "label!"}'),
       dry_run: dryRunParam,
+      plan_id: planIdParam,
     })
     .strict(),
   safety: 'destructive',
@@ -207,16 +228,18 @@ export const pruneImages = defineOperation({
       const planned = await imagesToPrune(ctx, images, used, p.dangling_only, f);
       const byId = new Map(images.map((i) => [i.Id, i]));
       const deleted = planned.map(({ id }) => ({ id, tags: realRefs(byId.get(id)?.RepoTags) }));
-      // Each image's own layer is its size less its parent's.
-      const space = planned.reduce((sum, { id }) => {
-        const img = byId.get(id)!;
-        const parent = img.ParentId ? byId.get(img.ParentId) : undefined;
-        return sum + Math.max(0, (img.Size ?? 0) - (parent?.Size ?? 0));
-      }, 0);
+      const space = imagesOwnSize(images, planned.map(({ id }) => id));
       return { deleted: deleted.sort((a, b) => a.id.localeCompare(b.id)), space_reclaimed: space, dry_run: true };
     }
     const res = await runImagePrune(ctx, f, p.dangling_only, images);
     return { deleted: res.deleted.map(({ id, tags }) => ({ id, tags })).sort((a, b) => a.id.localeCompare(b.id)), space_reclaimed: res.space_reclaimed, dry_run: false };
+  },
+  plan: {
+    items: (_ctx, _p, r) => r.deleted.map((i) => ({ what: 'image', id: i.id, name: i.tags[0] ?? null })),
+    async run(ctx, p, items) {
+      const out = await removePlannedImages(ctx, items, p.dangling_only, resolvePruneFilters(p.filters));
+      return { deleted: out.deleted.map(({ id, tags }) => ({ id, tags })), space_reclaimed: out.space_reclaimed, dry_run: false, skipped: out.skipped };
+    },
   },
 });
 

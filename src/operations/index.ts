@@ -13,6 +13,11 @@ import { buildOperations } from './build.js';
 import { networkOperations } from './networks.js';
 import { volumeOperations } from './volumes.js';
 import { containmentOperations } from './containment.js';
+import { evidenceOperations } from './evidence.js';
+import { swarmOperations } from './swarm.js';
+import { serviceOperations } from './services.js';
+import { taskOperations } from './tasks.js';
+import { secretOperations } from './secrets.js';
 import type { OperationDefinition } from './define.js';
 
 /**
@@ -38,6 +43,11 @@ export const operations = [
   ...networkOperations,
   ...volumeOperations,
   ...containmentOperations,
+  ...evidenceOperations,
+  ...swarmOperations,
+  ...serviceOperations,
+  ...taskOperations,
+  ...secretOperations,
 ] as const;
 
 export type AnyOperation = (typeof operations)[number];

@@ -11,7 +11,8 @@ import { prunedNetwork, removalReport } from './shared/schemas/prune.js';
 import { cidrContains, parseCidr, parseIp } from './shared/ip.js';
 import { disconnect, endpointOn, inspectNetwork, networkRef, PREDEFINED_NETWORKS } from './shared/network-lookup.js';
 import { containerRef, dryRunParam } from './shared/params.js';
-import { byName, planNetworkPrune, pruneFiltersParam, resolvePruneFilters, runNetworkPrune } from './shared/prune.js';
+import { GONE, identityChanged, planIdParam, singleItem, skip } from './shared/plan.js';
+import { byName, planNetworkPrune, pruneFiltersParam, removePlannedNetworks, resolvePruneFilters, runNetworkPrune } from './shared/prune.js';
 
 const stringList = z.union([z.string(), z.array(z.string())]);
 
@@ -199,7 +200,7 @@ export const removeNetwork = defineOperation({
   title: 'Remove a network',
   description:
     'Removes a network (DELETE /networks/{id}). A network with running containers attached is a CONFLICT naming them; pre-defined networks (bridge, host, none) cannot be removed. `dry_run` checks and names the network without removing it.',
-  params: z.object({ network: networkRef, dry_run: dryRunParam }).strict(),
+  params: z.object({ network: networkRef, dry_run: dryRunParam, plan_id: planIdParam }).strict(),
   safety: 'destructive',
   idempotent: true,
   result: '{deleted: [{id, name}], dry_run}',
@@ -214,15 +215,33 @@ export const removeNetwork = defineOperation({
       if (attached.length) throw inUse(ctx, net, attached);
       return { deleted: [{ id: net.Id, name: net.Name }], dry_run: true };
     }
-    try {
-      await ctx.json({ method: 'DELETE', path: enginePath`/networks/${net.Id}` });
-    } catch (err) {
-      if (err instanceof ConnectorError && err.status === 403 && attached.length) throw inUse(ctx, net, attached, err);
-      throw asConflict(err, ctx, `Cannot remove network ${net.Name}`);
-    }
-    return { deleted: [{ id: net.Id, name: net.Name }], dry_run: false };
+    return deleteNetwork(ctx, net);
+  },
+  plan: {
+    items: (_ctx, _p, r) => singleItem('network', r.deleted[0]?.id, r.deleted[0]?.name),
+    // The plan pins the network id: a name that now points at another network is skipped.
+    async run(ctx, p, items) {
+      const item = items[0];
+      if (!item) return { deleted: [], dry_run: false, skipped: [] };
+      const now: { net?: NetworkSummary } = {};
+      const changed = await identityChanged(item, async () => (now.net = await inspectNetwork(ctx, p.network)).Id);
+      if (changed || !now.net) return { deleted: [], dry_run: false, skipped: [skip(item, changed ?? GONE)] };
+      return { ...(await deleteNetwork(ctx, now.net)), skipped: [] };
+    },
   },
 });
+
+/** DELETE /networks/{id} of an inspected network; a refusal names the containers attached. */
+async function deleteNetwork(ctx: OperationContext, net: NetworkSummary) {
+  const attached = Object.entries(net.Containers ?? {}).map(([id, c]) => ({ id, name: nameWithoutSlash(c.Name) }));
+  try {
+    await ctx.json({ method: 'DELETE', path: enginePath`/networks/${net.Id}` });
+  } catch (err) {
+    if (err instanceof ConnectorError && err.status === 403 && attached.length) throw inUse(ctx, net, attached, err);
+    throw asConflict(err, ctx, `Cannot remove network ${net.Name}`);
+  }
+  return { deleted: [{ id: net.Id, name: net.Name }], dry_run: false };
+}
 
 function inUse(ctx: OperationContext, net: NetworkSummary, attached: { id: string; name: string }[], cause?: ConnectorError): ConnectorError {
   return new ConnectorError('CONFLICT', `Network ${net.Name} is in use by container(s) ${attached.map((c) => c.name || c.id.slice(0, 12)).join(', ')}; disconnect or remove them first`, {
@@ -319,6 +338,7 @@ export const pruneNetworks = defineOperation({
     .object({
       filters: pruneFiltersParam.optional().describe('Which networks: {until, label, "label!"}'),
       dry_run: dryRunParam,
+      plan_id: planIdParam,
     })
     .strict(),
   safety: 'destructive',
@@ -330,6 +350,12 @@ export const pruneNetworks = defineOperation({
     const plan = await planNetworkPrune(ctx, f);
     if (p.dry_run) return { deleted: plan.candidates.sort(byName), dry_run: true };
     return { deleted: await runNetworkPrune(ctx, f, plan.all), dry_run: false };
+  },
+  plan: {
+    items: (_ctx, _p, r) => r.deleted.flatMap((n) => singleItem('network', n.id, n.name)),
+    async run(ctx, p, items) {
+      return { ...(await removePlannedNetworks(ctx, items, resolvePruneFilters(p.filters))), dry_run: false };
+    },
   },
 });
 

@@ -7,11 +7,25 @@
  */
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
-import { defineOperation } from './define.js';
+import { defineOperation, type OperationContext } from './define.js';
 import { firstName, listAllContainers } from './shared/container-lookup.js';
 import type { ContainerSummary } from './shared/engine-types.js';
+import { evidenceList } from './shared/evidence-schemas.js';
 import { dryRunParam, invalidParam } from './shared/params.js';
-import { deletedList, dryRunFlag, prunedBuildCache, prunedContainer, prunedNetwork, prunedObject, prunedVolume, skippedPart, spaceReclaimedOrNull } from './shared/schemas/prune.js';
+import { planIdParam, singleItem } from './shared/plan.js';
+import {
+  deletedList,
+  dryRunFlag,
+  planIdField,
+  prunedBuildCache,
+  prunedContainer,
+  prunedNetwork,
+  prunedObject,
+  prunedVolume,
+  skippedItem,
+  skippedPart,
+  spaceReclaimedOrNull,
+} from './shared/schemas/prune.js';
 import {
   buildCacheRecords,
   byIdThenName,
@@ -23,14 +37,21 @@ import {
   planNetworkPrune,
   planVolumePrune,
   pruneFiltersParam,
+  removePlannedBuildCache,
+  removePlannedContainers,
+  removePlannedImages,
+  removePlannedNetworks,
+  removePlannedVolumes,
   resolvePruneFilters,
   runBuildCachePrune,
   runContainerPrune,
   runImagePrune,
   runNetworkPrune,
   runVolumePrune,
+  volumeCreationTimes,
   volumePruneSparesNamed,
   type Named,
+  type ResolvedPruneFilters,
 } from './shared/prune.js';
 
 const systemPruneParams = z
@@ -46,6 +67,7 @@ const systemPruneParams = z
       .describe('Also prune the build cache (default: yes, unless label filters are given: build cache records carry no labels, so a label filter cannot limit them)'),
     filters: pruneFiltersParam.optional().describe('Applied to every object type: {until, label, "label!"}'),
     dry_run: dryRunParam,
+    plan_id: planIdParam,
   })
   .strict()
   .superRefine((p, issue) => {
@@ -71,8 +93,12 @@ const systemPruneResult = z.strictObject({
   volumes: section(prunedVolume).nullable().describe('Anonymous volumes no container refers to; null unless volumes: true'),
   images: section(prunedObject).describe('Images ({id, name: first tag or null})'),
   build_cache: section(prunedBuildCache).nullable().describe('Build cache records; null when left out or the Engine reports no build cache'),
-  skipped: z.array(skippedPart).describe('Kinds left out, and why'),
+  skipped: z
+    .array(z.union([skippedPart, skippedItem]))
+    .describe('Kinds left out, and why ({what, reason}); with plan_id also the planned objects left alone ({what, id, name, reason})'),
   space_reclaimed: spaceReclaimedOrNull.describe('Bytes freed in all; null for a dry run'),
+  plan_id: planIdField,
+  evidence: evidenceList,
 });
 
 type Section<T> = { deleted: T[]; space_reclaimed: number | null };
@@ -92,20 +118,7 @@ export const systemPrune = defineOperation({
     '{dry_run, containers: {deleted: [{id, name}], space_reclaimed}, networks: {deleted: [{id, name}]}, volumes: {deleted: [{name}], space_reclaimed} | null, images: {deleted: [{id, name}], space_reclaimed}, build_cache: {deleted: [{id, name}], space_reclaimed} | null, skipped: [{what, reason}], space_reclaimed} (space is null for a dry run)',
   resultSchema: systemPruneResult,
   async run(ctx, p) {
-    // As prune_volumes: a prune never removes more than it was asked to, and before API 1.42 it cannot spare named volumes.
-    if (p.volumes && !volumePruneSparesNamed(ctx)) {
-      throw invalidParam(
-        ctx,
-        'volumes',
-        `this Engine speaks API ${ctx.apiVersion}, and before 1.42 a volume prune cannot spare named volumes; prune volumes with prune_volumes and all: true (named and anonymous alike)`,
-      );
-    }
-    const f = resolvePruneFilters(p.filters);
-    const labelled = f.label.length > 0 || f.labelNot.length > 0;
-    const withBuildCache = p.build_cache ?? !labelled;
-    const skipped: { what: string; reason: string }[] = [];
-    if (!p.volumes) skipped.push({ what: 'volumes', reason: 'not requested (volumes: true)' });
-    if (!withBuildCache) skipped.push({ what: 'build_cache', reason: labelled ? 'label filters cannot select build cache records' : 'not requested' });
+    const { f, withBuildCache, skipped } = prepare(ctx, p);
 
     const containers = await listAllContainers(ctx);
     const images = await listAllImages(ctx);
@@ -136,18 +149,7 @@ export const systemPrune = defineOperation({
       };
     }
 
-    // Each step runs on its own; if one fails, say what the earlier ones did.
-    const done: Record<string, unknown> = {};
-    const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-      try {
-        const out = await fn();
-        done[what] = out;
-        return out;
-      } catch (err) {
-        const e = err instanceof ConnectorError ? err : new ConnectorError('ENGINE_ERROR', String(err));
-        throw new ConnectorError(e.code, `system_prune failed while pruning ${what}: ${e.message}`, { status: e.status, operation: ctx.operation, details: { ...e.details, completed: done } });
-      }
-    };
+    const step = stepper(ctx);
     const containersOut = await step('containers', async () => {
       const res = await runContainerPrune(ctx, f);
       const names = new Map(containers.map((c) => [c.Id, firstName(c.Names) ?? '']));
@@ -175,6 +177,76 @@ export const systemPrune = defineOperation({
       space_reclaimed: sections.reduce((sum, s) => sum + (s?.space_reclaimed ?? 0), 0),
     };
   },
+  plan: {
+    async items(ctx, _p, r) {
+      const volumes = r.volumes?.deleted ?? [];
+      const created = volumes.length ? await volumeCreationTimes(ctx) : new Map<string, string>();
+      return [
+        ...r.containers.deleted.map((c) => ({ what: 'container', id: c.id, name: c.name })),
+        ...r.networks.deleted.flatMap((n) => singleItem('network', n.id, n.name)),
+        ...volumes.flatMap((v) => singleItem('volume', v.name, v.name, created.get(v.name))),
+        ...r.images.deleted.map((i) => ({ what: 'image', id: i.id, name: i.name })),
+        ...(r.build_cache?.deleted ?? []).map((b) => ({ what: 'build_cache', id: b.id, name: b.name })),
+      ];
+    },
+    // The planned objects one by one, in the prune's order: what a removed container freed is then unused when the later kinds are planned again.
+    async run(ctx, p, items) {
+      const { f, withBuildCache, skipped } = prepare(ctx, p);
+      const step = stepper(ctx);
+      const containers = await step('containers', () => removePlannedContainers(ctx, items, f));
+      const networks = await step('networks', () => removePlannedNetworks(ctx, items, f));
+      const volumes = p.volumes ? await step('volumes', () => removePlannedVolumes(ctx, items, f, { all: false })) : null;
+      const images = await step('images', () => removePlannedImages(ctx, items, !p.all_images, f));
+      const cache = withBuildCache ? await step('build_cache', () => removePlannedBuildCache(ctx, items, p.all_images, f.until)) : null;
+      if (withBuildCache && items.some((i) => i.what === 'build_cache') && !cache) skipped.push({ what: 'build_cache', reason: 'this Engine reports no build cache' });
+      const section = <T>(s: { deleted: T[]; space_reclaimed: number | null }) => ({ deleted: s.deleted, space_reclaimed: s.space_reclaimed });
+      const parts = [containers, volumes, images, cache];
+      return {
+        dry_run: false,
+        containers: section(containers),
+        networks: { deleted: networks.deleted },
+        volumes: volumes && section(volumes),
+        images: section({ deleted: images.deleted.map((d): Named => ({ id: d.id, name: d.name })), space_reclaimed: images.space_reclaimed }),
+        build_cache: cache && section(cache),
+        skipped: [...skipped, ...[containers, networks, volumes, images, cache].flatMap((s) => s?.skipped ?? [])],
+        space_reclaimed: parts.some((s) => s && s.space_reclaimed === null) ? null : parts.reduce((sum, s) => sum + (s?.space_reclaimed ?? 0), 0),
+      };
+    },
+  },
 });
+
+/** What the real call, the dry run and the plan-bound call share: the refusal, the filters, and the kinds left out. */
+function prepare(ctx: OperationContext, p: z.output<typeof systemPruneParams>): { f: ResolvedPruneFilters; withBuildCache: boolean; skipped: { what: string; reason: string }[] } {
+  // As prune_volumes: a prune never removes more than it was asked to, and before API 1.42 it cannot spare named volumes.
+  if (p.volumes && !volumePruneSparesNamed(ctx)) {
+    throw invalidParam(
+      ctx,
+      'volumes',
+      `this Engine speaks API ${ctx.apiVersion}, and before 1.42 a volume prune cannot spare named volumes; prune volumes with prune_volumes and all: true (named and anonymous alike)`,
+    );
+  }
+  const f = resolvePruneFilters(p.filters);
+  const labelled = f.label.length > 0 || f.labelNot.length > 0;
+  const withBuildCache = p.build_cache ?? !labelled;
+  const skipped: { what: string; reason: string }[] = [];
+  if (!p.volumes) skipped.push({ what: 'volumes', reason: 'not requested (volumes: true)' });
+  if (!withBuildCache) skipped.push({ what: 'build_cache', reason: labelled ? 'label filters cannot select build cache records' : 'not requested' });
+  return { f, withBuildCache, skipped };
+}
+
+/** Each step runs on its own; if one fails, the error says what the earlier ones did. */
+function stepper(ctx: OperationContext) {
+  const done: Record<string, unknown> = {};
+  return async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      const out = await fn();
+      done[what] = out;
+      return out;
+    } catch (err) {
+      const e = err instanceof ConnectorError ? err : new ConnectorError('ENGINE_ERROR', String(err));
+      throw new ConnectorError(e.code, `system_prune failed while pruning ${what}: ${e.message}`, { status: e.status, operation: ctx.operation, details: { ...e.details, completed: done } });
+    }
+  };
+}
 
 export const systemPruneOperations = [systemPrune] as const;

@@ -8,7 +8,8 @@ import { engineMessageOf } from './shared/engine-errors.js';
 import { prunedVolume, pruneReport, removalReport, spaceReclaimedOrNull } from './shared/schemas/prune.js';
 import { volume, type Volume } from './shared/schemas/volume.js';
 import { dryRunParam, invalidParam } from './shared/params.js';
-import { planVolumePrune, resolvePruneFilters, runVolumePrune, volumePruneFiltersParam, volumePruneSparesNamed } from './shared/prune.js';
+import { GONE, planIdParam, singleItem, skip } from './shared/plan.js';
+import { planVolumePrune, removePlannedVolumes, resolvePruneFilters, runVolumePrune, volumeCreationTimes, volumePruneFiltersParam, volumePruneSparesNamed } from './shared/prune.js';
 
 /** The local driver's rule for names; other drivers are at least this strict in practice. */
 export const volumeRef = z
@@ -126,6 +127,7 @@ export const removeVolume = defineOperation({
       volume: volumeRef,
       force: z.boolean().default(false).describe('A volume that does not exist is not an error (deleted is then empty)'),
       dry_run: dryRunParam,
+      plan_id: planIdParam,
     })
     .strict(),
   safety: 'destructive',
@@ -144,16 +146,42 @@ export const removeVolume = defineOperation({
       if (users.length) throw volumeInUse(ctx, p.volume, users);
       return { deleted: [{ name: p.volume }], dry_run: true };
     }
-    try {
-      await ctx.json({ method: 'DELETE', path: enginePath`/volumes/${p.volume}`, query: { force: p.force || undefined } });
-    } catch (err) {
-      if (err instanceof ConnectorError && err.status === 409) throw volumeInUse(ctx, p.volume, await volumeUsers(ctx, p.volume), err);
-      if (p.force && err instanceof ConnectorError && err.code === 'NOT_FOUND') return { deleted: [], dry_run: false };
-      throw err;
-    }
-    return { deleted: [{ name: p.volume }], dry_run: false };
+    return deleteVolume(ctx, p.volume, p.force);
+  },
+  plan: {
+    async items(ctx, p, r) {
+      if (!r.deleted.length) return [];
+      return singleItem('volume', p.volume, p.volume, (await ctx.json<Volume>({ method: 'GET', path: enginePath`/volumes/${p.volume}` })).body.CreatedAt);
+    },
+    // Volumes have no id: the plan pins the name and the creation time, so a volume re-created under the name is skipped.
+    async run(ctx, p, items) {
+      const item = items[0];
+      if (!item) return { deleted: [], dry_run: false, skipped: [] };
+      let created: string | undefined;
+      try {
+        created = (await ctx.json<Volume>({ method: 'GET', path: enginePath`/volumes/${p.volume}` })).body.CreatedAt;
+      } catch (err) {
+        if (err instanceof ConnectorError && err.code === 'NOT_FOUND') return { deleted: [], dry_run: false, skipped: [skip(item, GONE)] };
+        throw err;
+      }
+      if (item.pin && created && created !== item.pin) {
+        return { deleted: [], dry_run: false, skipped: [skip(item, `it was re-created under the same name since the plan (created ${created}, planned ${item.pin})`)] };
+      }
+      return { ...(await deleteVolume(ctx, p.volume, p.force)), skipped: [] };
+    },
   },
 });
+
+async function deleteVolume(ctx: OperationContext, name: string, force: boolean) {
+  try {
+    await ctx.json({ method: 'DELETE', path: enginePath`/volumes/${name}`, query: { force: force || undefined } });
+  } catch (err) {
+    if (err instanceof ConnectorError && err.status === 409) throw volumeInUse(ctx, name, await volumeUsers(ctx, name), err);
+    if (force && err instanceof ConnectorError && err.code === 'NOT_FOUND') return { deleted: [], dry_run: false };
+    throw err;
+  }
+  return { deleted: [{ name }], dry_run: false };
+}
 
 export const pruneVolumes = defineOperation({
   name: 'prune_volumes',
@@ -166,6 +194,7 @@ export const pruneVolumes = defineOperation({
       filters: volumePruneFiltersParam.optional().describe('Which volumes: {label, "label!"} (volumes have no until filter)'),
       all: z.boolean().default(false).describe('Also named volumes, not only anonymous ones (required on APIs before 1.42, which cannot spare named volumes)'),
       dry_run: dryRunParam,
+      plan_id: planIdParam,
     })
     .strict(),
   safety: 'destructive',
@@ -177,6 +206,16 @@ export const pruneVolumes = defineOperation({
     const f = resolvePruneFilters(p.filters);
     if (p.dry_run) return { deleted: await planVolumePrune(ctx, f, { all: p.all }), space_reclaimed: null, dry_run: true };
     return { ...(await runVolumePrune(ctx, f, p.all)), dry_run: false };
+  },
+  plan: {
+    async items(ctx, _p, r) {
+      const created = r.deleted.length ? await volumeCreationTimes(ctx) : new Map<string, string>();
+      return r.deleted.flatMap((v) => singleItem('volume', v.name, v.name, created.get(v.name)));
+    },
+    async run(ctx, p, items) {
+      refuseWideningPrune(ctx, p.all);
+      return { ...(await removePlannedVolumes(ctx, items, resolvePruneFilters(p.filters), { all: p.all })), dry_run: false };
+    },
   },
 });
 

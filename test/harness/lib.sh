@@ -601,3 +601,41 @@ fs.renameSync(`${f}.tmp`, f);
 ' || die "could not update $f"
   chmod 644 "$f"
 }
+
+# ---------- Swarm: each engine is a single-node swarm manager ----------
+# The Swarm operations' tests need a manager. Checked and started over the
+# unversioned API with curl (a restart with DOCKER_MIN_API_VERSION above
+# the 20.10 CLI's 1.41 would make `docker` itself refused).
+
+# swarm_state NAME: "<LocalNodeState> <ControlAvailable>", e.g. "active true"
+swarm_state() {
+  local out
+  out=$(curl -sS --max-time 5 --unix-socket "$(engine_sock "$1")" http://docker/info 2>/dev/null) || return 1
+  printf '%s' "$out" | node -e '
+let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+  const sw = JSON.parse(s).Swarm ?? {};
+  process.stdout.write(`${sw.LocalNodeState ?? "unknown"} ${sw.ControlAvailable === true}`);
+});'
+}
+
+swarm_manager_up() { [ "$(swarm_state "$1")" = 'active true' ]; }
+
+# swarm_init NAME: make the engine a single-node swarm manager unless it is one;
+# waits until the manager answers (after a restart the raft store takes a moment)
+swarm_init() {
+  local n=$1 st code
+  st=$(swarm_state "$n" || echo 'unreachable false')
+  case "$st" in
+    'active true') return 0 ;;
+    active* | pending* | locked*)
+      # a restarted manager rejoining its own swarm: give it time
+      wait_until 30 "swarm manager ($n)" swarm_manager_up "$n" && return 0
+      warn "engine '$n': swarm state '$(swarm_state "$n")' after 30s: leaving and initialising again"
+      curl -sS --max-time 30 --unix-socket "$(engine_sock "$n")" -X POST 'http://docker/swarm/leave?force=1' >/dev/null 2>&1 || true ;;
+  esac
+  code=$(curl -sS -o "$(engine_dir "$n")/swarm-init.log" -w '%{http_code}' --max-time 30 --unix-socket "$(engine_sock "$n")" \
+    -H 'Content-Type: application/json' -X POST http://docker/swarm/init \
+    -d '{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"127.0.0.1"}') || code=000
+  [ "$code" = 200 ] || { show_log "$(engine_dir "$n")/swarm-init.log" 5; return 1; }
+  wait_until 30 "swarm manager ($n)" swarm_manager_up "$n"
+}

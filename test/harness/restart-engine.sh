@@ -41,4 +41,6 @@ if [ "$name" = new ]; then
   tls_ok() { [ "$(curl -s --max-time 5 --cacert "$T/ca.pem" --cert "$T/cert.pem" --key "$T/key.pem" "https://127.0.0.1:$DC_TLS_PORT/_ping")" = OK ]; }
   wait_until 20 "mTLS endpoint" tls_ok || die "engine 'new' is back on its unix socket but not on the mTLS endpoint"
 fi
+# The engine is a swarm manager (up.sh): its swarm comes back from its data root; wait for the manager.
+swarm_init "$name" || die "engine '$name' is back but not a swarm manager again"
 log "engine '$name' answers /_ping again after $((SECONDS - t0))s"

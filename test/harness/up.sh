@@ -5,6 +5,7 @@
 #     (+ mTLS listener forwarded to 127.0.0.1:23760 on the host)
 #   - per engine, inside its netns: registry 127.0.0.1:5000 (htpasswd auth),
 #     search stub 127.0.0.1:5001
+#   - each engine a single-node swarm manager (advertise address 127.0.0.1)
 #   - nginx auth proxy to the new engine: Basic 127.0.0.1:23762, Bearer 127.0.0.1:23763
 #   - one private sshd per engine (ssh:// endpoints): old 127.0.0.1:23770, new 127.0.0.1:23771
 #   - Podman 4.3's Docker-compatible API in netns dc-podman (podman.sh: own storage,
@@ -77,6 +78,8 @@ if [ "$REUSE" = 1 ]; then
       start_sshd_all
       ssh_patch_env_json "$ENV_JSON"
     fi
+    # A harness from before the engines were swarm managers (or one whose swarm was left) is made one here.
+    for n in "${DC_ENGINES[@]}"; do swarm_init "$n" || die "engine '$n' could not be made a swarm manager"; done
     [ "$(curl -s --max-time 3 --unix-socket "$DC_S/podman/podman.sock" http://d/_ping 2>/dev/null)" = OK ] && [ -f "$DC_S/podman/env.json" ] ||
       bash "$HARNESS_DIR/podman.sh" up
     log "harness already up and healthy: reusing $ENV_JSON"
@@ -186,6 +189,17 @@ for n in "${DC_ENGINES[@]}"; do
     die "GET /version failed on engine '$n'"
 done
 log "engines answer /_ping (old: $(engine_sock old), new: $(engine_sock new))"
+
+# ---------------------------------------------------------------- swarm
+# Each engine is a single-node swarm manager (the Swarm operations' tests).
+t_swarm=$(date +%s%N)
+swarm_init old & p_old=$!
+swarm_init new & p_new=$!
+rc=0
+wait "$p_old" || rc=1
+wait "$p_new" || rc=1
+[ "$rc" = 0 ] || die "an engine could not be made a swarm manager (logs: $DC_S/*/swarm-init.log, $DC_S/*/dockerd.log)"
+log "engines are single-node swarm managers (advertise 127.0.0.1) in $((($(date +%s%N) - t_swarm) / 1000000)) ms"
 
 # ---------------------------------------------------------------- registries + search stubs
 htpasswd -Bbn "$REG_USER" "$REG_PASS" >"$DC_S/registry/htpasswd" 2>/dev/null

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ import { engines, harness, type HarnessEngine } from '../support/harness.js';
  */
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** A plan id every destructive dry run returns (src/plans.ts). */
+const PLAN_ID = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/;
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
 /** A result as the CLI prints it: plain JSON, whose shape each check states field by field. */
@@ -270,7 +272,7 @@ const TABLE: Table = {
       title: 'dry run of a running container without force',
       params: (fx) => ({ container: fx.c.main, dry_run: true }),
       check: (r, fx) => {
-        expect(r).toEqual({ container: fx.c.main, changed: false, dry_run: true, id: fx.c.main, name: expect.any(String), state: 'running', would_remove: false, reason: expect.stringContaining('force'), volumes: [] });
+        expect(r).toEqual({ container: fx.c.main, changed: false, dry_run: true, id: fx.c.main, name: expect.any(String), state: 'running', would_remove: false, reason: expect.stringContaining('force'), volumes: [], plan_id: expect.stringMatching(PLAN_ID) });
       },
     },
     {
@@ -287,7 +289,7 @@ const TABLE: Table = {
       title: 'dry run',
       params: (fx) => ({ filters: fx.labelFilter, dry_run: true }),
       check: (r, fx) => {
-        expect(r).toEqual({ deleted: expect.any(Array), space_reclaimed: expect.any(Number), dry_run: true });
+        expect(r).toEqual({ deleted: expect.any(Array), space_reclaimed: expect.any(Number), dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
         const ids = (r.deleted as { id: string }[]).map((d) => d.id);
         // Stopped ones go; running ones stay.
         expect(ids).toEqual(expect.arrayContaining([fx.c.toStop, fx.c.toKill, fx.c.exited, fx.c.toRename]));
@@ -354,7 +356,7 @@ const TABLE: Table = {
       title: 'dry run',
       params: (fx) => ({ image: `${fx.pushRepo}:v1`, dry_run: true }),
       // Only a tag goes (the image keeps its other tags): nothing deleted, no conflict.
-      check: (r, fx) => expect(r).toEqual({ dry_run: true, id: fx.imageId, untagged: [`${fx.pushRepo}:v1`], deleted: [], used_by_containers: expect.any(Array), would_conflict: false }),
+      check: (r, fx) => expect(r).toEqual({ dry_run: true, id: fx.imageId, untagged: [`${fx.pushRepo}:v1`], deleted: [], used_by_containers: expect.any(Array), would_conflict: false, plan_id: expect.stringMatching(PLAN_ID) }),
     },
     {
       title: 'for real (an untag: the image has other tags)',
@@ -441,7 +443,7 @@ const TABLE: Table = {
       title: 'dry run',
       params: (fx) => ({ filters: fx.labelFilter, dry_run: true }),
       check: (r, fx) => {
-        expect(r).toEqual({ deleted: expect.any(Array), space_reclaimed: expect.any(Number), dry_run: true });
+        expect(r).toEqual({ deleted: expect.any(Array), space_reclaimed: expect.any(Number), dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
         expect(r.deleted).toContainEqual({ id: fx.saved.commitId, tags: [] });
         for (const d of r.deleted) expect(d).toEqual({ id: expect.stringMatching(IMAGE_ID), tags: expect.any(Array) });
         fx.saved.prunedImages = r.deleted;
@@ -494,7 +496,7 @@ const TABLE: Table = {
     {
       title: 'dry run',
       params: (fx) => ({ network: fx.newNet, dry_run: true }),
-      check: (r, fx) => expect(r).toEqual({ deleted: [{ id: expect.stringMatching(HEX64), name: fx.newNet }], dry_run: true }),
+      check: (r, fx) => expect(r).toEqual({ deleted: [{ id: expect.stringMatching(HEX64), name: fx.newNet }], dry_run: true, plan_id: expect.stringMatching(PLAN_ID) }),
     },
     {
       title: 'for real',
@@ -511,7 +513,7 @@ const TABLE: Table = {
       title: 'dry run',
       params: (fx) => ({ filters: fx.labelFilter, dry_run: true }),
       // After remove_network; fx.net is in use by a running container: only the unused one goes.
-      check: (r, fx) => expect(r).toEqual({ deleted: [{ id: expect.stringMatching(HEX64), name: fx.pruneNet }], dry_run: true }),
+      check: (r, fx) => expect(r).toEqual({ deleted: [{ id: expect.stringMatching(HEX64), name: fx.pruneNet }], dry_run: true, plan_id: expect.stringMatching(PLAN_ID) }),
     },
     {
       title: 'for real, limited to this run\'s label',
@@ -545,7 +547,7 @@ const TABLE: Table = {
     {
       title: 'dry run',
       params: (fx) => ({ volume: fx.newVol, dry_run: true }),
-      check: (r, fx) => expect(r).toEqual({ deleted: [{ name: fx.newVol }], dry_run: true }),
+      check: (r, fx) => expect(r).toEqual({ deleted: [{ name: fx.newVol }], dry_run: true, plan_id: expect.stringMatching(PLAN_ID) }),
     },
     {
       title: 'for real',
@@ -561,7 +563,7 @@ const TABLE: Table = {
       // all: named volumes too (this run's only volume is named), on every API version.
       title: 'dry run',
       params: (fx) => ({ filters: fx.labelFilter, all: true, dry_run: true }),
-      check: (r, fx) => expect(r).toEqual({ deleted: [{ name: fx.vol }], space_reclaimed: null, dry_run: true }),
+      check: (r, fx) => expect(r).toEqual({ deleted: [{ name: fx.vol }], space_reclaimed: null, dry_run: true, plan_id: expect.stringMatching(PLAN_ID) }),
     },
     {
       title: 'for real, limited to this run\'s label',
@@ -569,6 +571,185 @@ const TABLE: Table = {
       check: (r, fx) => {
         expect(r).toEqual({ deleted: [{ name: fx.vol }], space_reclaimed: expect.any(Number), dry_run: false });
         expect(docker(fx.engine, ['volume', 'ls', '-q', '--filter', `name=^${fx.vol}$`]).trim()).toBe('');
+      },
+    },
+  ],
+
+  // --- swarm (each harness Engine is a single-node swarm manager) ---
+  inspect_swarm: {
+    params: () => ({}),
+    check: (r, fx) => {
+      expect(r).toMatchObject({ ID: docker(fx.engine, ['info', '--format', '{{.Swarm.Cluster.ID}}']).trim(), Version: { Index: expect.any(Number) }, Spec: expect.any(Object) });
+      expect(r).not.toHaveProperty('JoinTokens');
+    },
+  },
+  list_nodes: {
+    params: () => ({ filters: { role: 'manager' } }),
+    check: (r, fx) => expect(r.nodes.map((n: Json) => n.ID)).toContain(docker(fx.engine, ['info', '--format', '{{.Swarm.NodeID}}']).trim()),
+  },
+  inspect_node: {
+    params: () => ({ node: 'self' }),
+    check: (r, fx) => expect(r).toMatchObject({ ID: docker(fx.engine, ['info', '--format', '{{.Swarm.NodeID}}']).trim(), Spec: { Role: 'manager' }, Status: { State: 'ready' } }),
+  },
+  update_node: {
+    // The node other test files run services on: only a change that changes nothing.
+    params: () => ({ node: 'self', availability: 'active' }),
+    check: (r, fx) => {
+      expect(r).toMatchObject({ Spec: { Role: 'manager', Availability: 'active' } });
+      expect(docker(fx.engine, ['node', 'inspect', r.ID, '--format', '{{.Spec.Availability}}']).trim()).toBe('active');
+    },
+  },
+  create_service: {
+    // dnsrr and no published port: the kernel here has no IPVS (no virtual IP, no routing mesh).
+    params: (fx) => ({ name: (fx.saved.svc ??= uniqueName('dceo-svc')), image: fx.image, command: ['sleep', '600'], replicas: 1, endpoint_mode: 'dnsrr', labels: fx.labels, env: { A: '1' } }),
+    check: (r, fx) => {
+      expect(r).toEqual({ id: expect.stringMatching(/^[a-z0-9]{25}$/), name: fx.saved.svc, warnings: [] });
+      expect(docker(fx.engine, ['service', 'inspect', r.id, '--format', '{{.Spec.Name}} {{.Spec.Mode.Replicated.Replicas}} {{.Spec.EndpointSpec.Mode}}']).trim()).toBe(`${fx.saved.svc} 1 dnsrr`);
+    },
+  },
+  list_services: {
+    params: (fx) => ({ filters: fx.labelFilter, status: true }),
+    check: (r, fx) => {
+      expect(r.services.map((s: Json) => s.Spec.Name)).toEqual([fx.saved.svc]);
+      expect(r.services[0].ServiceStatus).toMatchObject({ DesiredTasks: 1, RunningTasks: expect.any(Number) });
+    },
+  },
+  inspect_service: {
+    params: (fx) => ({ service: fx.saved.svc }),
+    check: (r, fx) => expect(r).toMatchObject({ ID: expect.any(String), Spec: { Name: fx.saved.svc, Labels: fx.labels, TaskTemplate: { ContainerSpec: { Image: fx.image, Env: ['A=1'] } } } }),
+  },
+  update_service: {
+    params: (fx) => ({ service: fx.saved.svc, env: { B: '2' } }),
+    check: (r, fx) => {
+      expect(r).toEqual({ service: expect.objectContaining({ Spec: expect.objectContaining({ Name: fx.saved.svc }) }), warnings: expect.any(Array) });
+      expect(docker(fx.engine, ['service', 'inspect', fx.saved.svc, '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}']).trim()).toBe('["A=1","B=2"]');
+    },
+  },
+  scale_service: {
+    params: (fx) => ({ service: fx.saved.svc, replicas: 2 }),
+    check: (r, fx) => {
+      expect(r.service.Spec.Mode).toEqual({ Replicated: { Replicas: 2 } });
+      expect(docker(fx.engine, ['service', 'inspect', fx.saved.svc, '--format', '{{.Spec.Mode.Replicated.Replicas}}']).trim()).toBe('2');
+    },
+  },
+  rollback_service: {
+    params: (fx) => ({ service: fx.saved.svc }),
+    check: (r, fx) => {
+      expect(r.service.Spec.Mode).toEqual({ Replicated: { Replicas: 1 } });
+      expect(docker(fx.engine, ['service', 'inspect', fx.saved.svc, '--format', '{{.Spec.Mode.Replicated.Replicas}} {{.PreviousSpec.Mode.Replicated.Replicas}}']).trim()).toBe('1 2');
+    },
+  },
+  remove_service: [
+    {
+      title: 'dry run',
+      params: (fx) => ({ service: fx.saved.svc, dry_run: true }),
+      check: (r, fx) => {
+        expect(r).toEqual({ deleted: [{ id: expect.any(String), name: fx.saved.svc, tasks: expect.any(Number) }], dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
+        expect(docker(fx.engine, ['service', 'ls', '-q', '--filter', `name=${fx.saved.svc}`]).trim()).not.toBe('');
+      },
+    },
+    {
+      title: 'for real',
+      params: (fx) => ({ service: fx.saved.svc }),
+      check: (r, fx) => {
+        expect(r).toEqual({ deleted: [{ id: expect.any(String), name: fx.saved.svc, tasks: expect.any(Number) }], dry_run: false });
+        expect(docker(fx.engine, ['service', 'ls', '-q', '--filter', `label=${TEST_LABEL}=${fx.value}`]).trim()).toBe('');
+      },
+    },
+  ],
+
+  // --- swarm tasks, service logs, secrets, configs (fixture: fx.saved.logSvc, a service that logs one line per stream) ---
+  list_tasks: {
+    params: (fx) => ({ filters: { service: [fx.saved.logSvc], 'desired-state': ['running'] } }),
+    check: (r, fx) => {
+      const serviceId = docker(fx.engine, ['service', 'inspect', '-f', '{{.ID}}', fx.saved.logSvc]).trim();
+      expect(r).toEqual([expect.objectContaining({ ID: expect.any(String), ServiceID: serviceId, Slot: 1, DesiredState: 'running', Status: expect.objectContaining({ State: 'running' }) })]);
+      fx.saved.taskId = r[0].ID;
+    },
+  },
+  inspect_task: {
+    params: (fx) => ({ task: fx.saved.taskId }),
+    check: (r, fx) => {
+      expect(r).toMatchObject({ ID: fx.saved.taskId, Status: { State: 'running', ContainerStatus: { ContainerID: expect.stringMatching(HEX64) } } });
+      expect(docker(fx.engine, ['service', 'ps', '-q', '--no-trunc', fx.saved.logSvc]).trim()).toBe(fx.saved.taskId);
+    },
+  },
+  service_logs: {
+    params: (fx) => ({ service: fx.saved.logSvc }),
+    check: (r) => expect(r).toEqual({ stdout: 'every-op-out\n', stderr: 'every-op-err\n', truncated: false }),
+  },
+  create_secret: {
+    params: (fx) => ({ name: (fx.saved.secret ??= uniqueName('dceo-sec')), data: 'every-op-secret-value', labels: fx.labels }),
+    check: (r, fx) => {
+      expect(r).toEqual({ id: expect.stringMatching(/^[a-z0-9]{25}$/), name: fx.saved.secret });
+      expect(docker(fx.engine, ['secret', 'ls', '-q', '--filter', `name=${fx.saved.secret}`]).trim()).toBe(r.id);
+      fx.saved.secretId = r.id;
+    },
+  },
+  list_secrets: {
+    params: (fx) => ({ filters: fx.labelFilter }),
+    check: (r, fx) => {
+      expect(r).toEqual([expect.objectContaining({ ID: fx.saved.secretId, Spec: expect.objectContaining({ Name: fx.saved.secret, Labels: fx.labels }) })]);
+      expect(JSON.stringify(r)).not.toContain('every-op-secret-value');
+    },
+  },
+  inspect_secret: {
+    params: (fx) => ({ secret: fx.saved.secret }),
+    check: (r, fx) => {
+      expect(r).toMatchObject({ ID: fx.saved.secretId, Version: { Index: expect.any(Number) }, Spec: { Name: fx.saved.secret, Labels: fx.labels } });
+      expect(r.Spec).not.toHaveProperty('Data');
+    },
+  },
+  remove_secret: [
+    {
+      title: 'dry run',
+      params: (fx) => ({ secret: fx.saved.secret, dry_run: true }),
+      check: (r, fx) => {
+        expect(r).toEqual({ deleted: [{ id: fx.saved.secretId, name: fx.saved.secret }], dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
+        expect(docker(fx.engine, ['secret', 'ls', '-q', '--filter', `name=${fx.saved.secret}`]).trim()).toBe(fx.saved.secretId);
+      },
+    },
+    {
+      title: 'for real',
+      params: (fx) => ({ secret: fx.saved.secretId }),
+      check: (r, fx) => {
+        expect(r).toEqual({ deleted: [{ id: fx.saved.secretId, name: fx.saved.secret }], dry_run: false });
+        expect(docker(fx.engine, ['secret', 'ls', '-q', '--filter', `name=${fx.saved.secret}`]).trim()).toBe('');
+      },
+    },
+  ],
+  create_config: {
+    params: (fx) => ({ name: (fx.saved.config ??= uniqueName('dceo-cfg')), data_base64: Buffer.from('key = 1\n').toString('base64'), labels: fx.labels }),
+    check: (r, fx) => {
+      expect(r).toEqual({ id: expect.stringMatching(/^[a-z0-9]{25}$/), name: fx.saved.config });
+      // The docker CLI adds a newline after the formatted value.
+      expect(docker(fx.engine, ['config', 'inspect', '-f', '{{printf "%s" .Spec.Data}}', fx.saved.config])).toBe('key = 1\n\n');
+      fx.saved.configId = r.id;
+    },
+  },
+  list_configs: {
+    params: (fx) => ({ filters: fx.labelFilter }),
+    check: (r, fx) => expect(r).toEqual([expect.objectContaining({ ID: fx.saved.configId, Spec: expect.objectContaining({ Name: fx.saved.config, Labels: fx.labels }) })]),
+  },
+  inspect_config: {
+    params: (fx) => ({ config: fx.saved.configId }),
+    check: (r, fx) => expect(r).toMatchObject({ ID: fx.saved.configId, Spec: { Name: fx.saved.config, Data: Buffer.from('key = 1\n').toString('base64') } }),
+  },
+  remove_config: [
+    {
+      title: 'dry run',
+      params: (fx) => ({ config: fx.saved.config, dry_run: true }),
+      check: (r, fx) => {
+        expect(r).toEqual({ deleted: [{ id: fx.saved.configId, name: fx.saved.config }], dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
+        expect(docker(fx.engine, ['config', 'ls', '-q', '--filter', `name=${fx.saved.config}`]).trim()).toBe(fx.saved.configId);
+      },
+    },
+    {
+      title: 'for real',
+      params: (fx) => ({ config: fx.saved.config }),
+      check: (r, fx) => {
+        expect(r).toEqual({ deleted: [{ id: fx.saved.configId, name: fx.saved.config }], dry_run: false });
+        expect(docker(fx.engine, ['config', 'ls', '-q', '--filter', `name=${fx.saved.config}`]).trim()).toBe('');
       },
     },
   ],
@@ -602,6 +783,21 @@ const TABLE: Table = {
       expect(docker(fx.engine, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', fx.c.iso])).toContain(fx.net);
     },
   },
+  collect_evidence: {
+    params: (fx) => ({ container: fx.c.main, path: join(fx.tmp, 'evidence'), case_id: 'case-1', operator: 'cli-test' }),
+    check: (r, fx) => {
+      const path = join(fx.tmp, 'evidence');
+      expect(r).toEqual({ path, manifest_sha256: sha256File(join(path, 'manifest.json')), artifacts: expect.any(Array), failed: [], bytes: expect.any(Number) });
+      expect(r.artifacts.map((a: Json) => a.name)).toEqual(['inspect', 'top', 'changes', 'export', 'logs', 'stats', 'image', 'image_history', 'networks']);
+      for (const a of r.artifacts) expect(sha256File(join(path, a.file))).toBe(a.sha256);
+      expect(execFileSync('tar', ['-tf', join(path, 'export.tar')]).toString().split('\n')).toContain('data/file.txt');
+      fx.saved.evidence = r;
+    },
+  },
+  verify_evidence: {
+    params: (fx) => ({ path: join(fx.tmp, 'evidence'), manifest_sha256: fx.saved.evidence.manifest_sha256 }),
+    check: (r, fx) => expect(r).toEqual({ ok: true, checked: 9, mismatches: [], missing: [], manifest_sha256: fx.saved.evidence.manifest_sha256 }),
+  },
   system_prune: [
     {
       title: 'dry run',
@@ -620,6 +816,7 @@ const TABLE: Table = {
             { what: 'build_cache', reason: expect.stringMatching(/label/) },
           ],
           space_reclaimed: null,
+          plan_id: expect.stringMatching(PLAN_ID),
         });
         fx.saved.systemPrune = r;
       },
@@ -700,6 +897,11 @@ describe.each(engines())('every operation through the built CLI on Engine $name 
     execFileSync('tar', ['-cf', join(fx.tmp, 'ctx.tar'), '-C', join(fx.tmp, 'ctx'), '.']);
     mkdirSync(join(fx.tmp, 'down'));
 
+    // A Swarm service that logs one line per stream (list_tasks, inspect_task, service_logs), under its own
+    // label value (list_services and remove_service count this run's services). Made first: it converges meanwhile.
+    fx.saved.logSvc = uniqueName('dceo-logsvc');
+    docker(engine, ['service', 'create', '-d', '--name', fx.saved.logSvc, '--no-resolve-image', '--endpoint-mode', 'dnsrr', '--label', `${TEST_LABEL}=${run}-swarm`,
+      fx.image, 'sh', '-c', 'echo every-op-out; echo every-op-err >&2; exec sleep 600']);
     // Objects, made with the CLI itself.
     fx.imageId = (await must('inspect_image', { image: fx.image })).Id;
     await batches([
@@ -740,12 +942,21 @@ describe.each(engines())('every operation through the built CLI on Engine $name 
       if (i > 100) throw new Error('fixture exited never exited');
       execFileSync('sleep', ['0.1']);
     }
+    // The task's stderr line (written after its stdout line) is on the CLI's stderr; until the task runs, the CLI fails.
+    // (Up to 90 s: another test file may drain this node for a moment, which holds the task back.)
+    for (const end = Date.now() + 90_000; !spawnSync('docker', ['-H', engine.host, 'service', 'logs', fx.saved.logSvc], { encoding: 'utf8' }).stderr.includes('every-op-err'); ) {
+      if (Date.now() > end) throw new Error(`fixture service never logged: ${docker(engine, ['service', 'ps', '--no-trunc', fx.saved.logSvc])}`);
+      execFileSync('sleep', ['0.2']);
+    }
   });
 
   afterAll(() => {
     // The docker CLI cleans up, so a broken connector cannot leave objects behind.
     const list = (args: string[]) => docker(engine, args).split('\n').filter(Boolean);
+    for (const s of list(['service', 'ls', '-q', '--filter', `label=${TEST_LABEL}=${run}-swarm`])) docker(engine, ['service', 'rm', s]);
+    for (const kind of ['secret', 'config']) for (const id of list([kind, 'ls', '-q', '--filter', `label=${TEST_LABEL}=${run}`])) docker(engine, [kind, 'rm', id]);
     for (const value of [run, fx.sp.value]) {
+      for (const svc of list(['service', 'ls', '-q', '--filter', `label=${TEST_LABEL}=${value}`])) docker(engine, ['service', 'rm', svc]);
       const containers = list(['ps', '-aq', '--filter', `label=${TEST_LABEL}=${value}`]);
       if (containers.length) docker(engine, ['rm', '-f', '-v', ...containers]);
       for (const n of list(['network', 'ls', '-q', '--filter', `label=${TEST_LABEL}=${value}`])) docker(engine, ['network', 'rm', n]);

@@ -7,6 +7,8 @@ import { failure } from '../support/expect-error.js';
 
 const FILE_LABEL = `${TEST_LABEL}=networks-volumes`;
 const IMAGE = harness().image;
+/** A plan id every destructive dry run returns (src/plans.ts). */
+const PLAN_ID = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/;
 
 
 describe.each(engines())('networks and volumes on Engine $version (API $apiVersion)', (engine: HarnessEngine) => {
@@ -103,7 +105,7 @@ describe.each(engines())('networks and volumes on Engine $version (API $apiVersi
     docker('rm', '-f', c);
 
     const id = (await dc.execute('inspect_network', { network: name })) as { Id: string };
-    expect(await dc.execute('remove_network', { network: name, dry_run: true })).toEqual({ deleted: [{ id: id.Id, name }], dry_run: true });
+    expect(await dc.execute('remove_network', { network: name, dry_run: true })).toEqual({ deleted: [{ id: id.Id, name }], dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
     expect(docker('network', 'inspect', '-f', '{{.Name}}', name)).toBe(name);
     expect(await dc.execute('remove_network', { network: name })).toEqual({ deleted: [{ id: id.Id, name }], dry_run: false });
     expect((await failure(dc.execute('inspect_network', { network: name }))).code).toBe('NOT_FOUND');
@@ -128,7 +130,7 @@ describe.each(engines())('networks and volumes on Engine $version (API $apiVersi
     const filters = { label: [...pruneFilter.label, `batch=${batch}`], 'label!': ['keep=yes'] };
     const dry = (await dc.execute('prune_networks', { filters, dry_run: true })) as { deleted: { id: string; name: string }[] };
     const expected = [unused, withStopped].sort((x, y) => x.name.localeCompare(y.name));
-    expect(dry).toEqual({ deleted: expected, dry_run: true });
+    expect(dry).toEqual({ deleted: expected, dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
     // Nothing went.
     expect(docker('network', 'ls', '-q', '--filter', `label=batch=${batch}`).split('\n').filter(Boolean)).toHaveLength(4);
 
@@ -147,7 +149,7 @@ describe.each(engines())('networks and volumes on Engine $version (API $apiVersi
     expect(listed.volumes.map((v) => v.Name)).toEqual([name]);
     expect(await dc.execute('inspect_volume', { volume: name })).toMatchObject({ Name: name, Labels: labels });
 
-    expect(await dc.execute('remove_volume', { volume: name, dry_run: true })).toEqual({ deleted: [{ name }], dry_run: true });
+    expect(await dc.execute('remove_volume', { volume: name, dry_run: true })).toEqual({ deleted: [{ name }], dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
     expect(docker('volume', 'inspect', '-f', '{{.Name}}', name)).toBe(name);
     expect(await dc.execute('remove_volume', { volume: name })).toEqual({ deleted: [{ name }], dry_run: false });
     expect((await failure(dc.execute('inspect_volume', { volume: name }))).code).toBe('NOT_FOUND');
@@ -194,13 +196,13 @@ describe.each(engines())('networks and volumes on Engine $version (API $apiVersi
       }
       expect(count()).toBe(4);
       const dryAll = (await dc.execute('prune_volumes', { filters, all: true, dry_run: true })) as { deleted: { name: string }[] };
-      expect(dryAll).toEqual({ deleted: [anon, named].sort().map((name) => ({ name })), space_reclaimed: null, dry_run: true });
+      expect(dryAll).toEqual({ deleted: [anon, named].sort().map((name) => ({ name })), space_reclaimed: null, dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
       expect(count()).toBe(4);
       expect((await dc.execute('prune_volumes', { filters, all: true })) as object).toMatchObject({ deleted: dryAll.deleted, dry_run: false });
     } else {
       const dry = (await dc.execute('prune_volumes', { filters, dry_run: true })) as { deleted: { name: string }[] };
       // API 1.42+ leaves named volumes alone unless all.
-      expect(dry).toEqual({ deleted: [{ name: anon }], space_reclaimed: null, dry_run: true });
+      expect(dry).toEqual({ deleted: [{ name: anon }], space_reclaimed: null, dry_run: true, plan_id: expect.stringMatching(PLAN_ID) });
       expect(count()).toBe(4);
 
       const real = (await dc.execute('prune_volumes', { filters })) as { deleted: { name: string }[]; space_reclaimed: number };

@@ -392,6 +392,72 @@ const TABLE: Table = {
       expect(dk(['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', fx.c.iso])).toContain(fx.net);
     },
   },
+  collect_evidence: {
+    params: (fx) => ({ container: fx.c.main, path: join(fx.tmp, 'evidence'), pause: true }),
+    check: (r, fx) => {
+      expect(r).toMatchObject({ path: join(fx.tmp, 'evidence'), manifest_sha256: sha256File(join(fx.tmp, 'evidence', 'manifest.json')), failed: [] });
+      expect(r.artifacts.map((a: Json) => a.name)).toEqual(['inspect', 'top', 'changes', 'export', 'logs', 'stats', 'image', 'image_history', 'networks']);
+      expect(dk(['inspect', '-f', '{{.State.Status}}', fx.c.main]).trim()).toBe('running');
+      fx.saved.evidence = r;
+    },
+  },
+  verify_evidence: {
+    params: (fx) => ({ path: join(fx.tmp, 'evidence') }),
+    check: (r, fx) => expect(r).toEqual({ ok: true, checked: 9, mismatches: [], missing: [], manifest_sha256: fx.saved.evidence.manifest_sha256 }),
+  },
+  inspect_swarm: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({}) },
+  list_nodes: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({}) },
+  inspect_node: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({ node: 'self' }) },
+  update_node: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({ node: 'self', availability: 'drain' }) },
+  list_services: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({ status: true }) },
+  inspect_service: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({ service: 'dc-no-service' }) },
+  create_service: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: (fx) => ({ name: 'dc-podman-svc', image: fx.image, labels: fx.labels }) },
+  update_service: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({ service: 'dc-no-service', env: { A: '1' } }) },
+  scale_service: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({ service: 'dc-no-service', replicas: 2 }) },
+  rollback_service: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({ service: 'dc-no-service' }) },
+  remove_service: { unsupported: 'Podman 4.3 has no Swarm (no /swarm, /nodes or /services endpoints)', params: () => ({ service: 'dc-no-service', dry_run: true }) },
+  list_tasks: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({ filters: { service: ['dc-no-service'] } }) },
+  inspect_task: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({ task: 'dc-no-task' }) },
+  service_logs: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({ service: 'dc-no-service' }) },
+  // Podman has secrets of its own (for containers) behind the same endpoints: they work, without labels or label filters.
+  create_secret: {
+    params: (fx) => ({ name: (fx.saved.secret ??= uniqueName('dcpm-sec')), data: 'podman-secret-value' }),
+    check: (r, fx) => {
+      expect(r).toEqual({ id: expect.any(String), name: fx.saved.secret });
+      expect(dk(['secret', 'ls', '--format', '{{.ID}} {{.Name}}'])).toContain(`${r.id} ${fx.saved.secret}`);
+      fx.saved.secretId = r.id;
+    },
+  },
+  list_secrets: {
+    params: (fx) => ({ filters: { name: [fx.saved.secret] } }),
+    check: (r, fx) => expect(r).toEqual([expect.objectContaining({ ID: fx.saved.secretId, Spec: expect.objectContaining({ Name: fx.saved.secret }) })]),
+  },
+  inspect_secret: {
+    params: (fx) => ({ secret: fx.saved.secret }),
+    check: (r, fx) => {
+      expect(r).toMatchObject({ ID: fx.saved.secretId, Spec: { Name: fx.saved.secret } });
+      expect(JSON.stringify(r)).not.toContain('podman-secret-value');
+    },
+  },
+  remove_secret: [
+    {
+      title: 'dry run',
+      params: (fx) => ({ secret: fx.saved.secret, dry_run: true }),
+      check: (r, fx) => expect(r).toEqual({ deleted: [{ id: fx.saved.secretId, name: fx.saved.secret }], dry_run: true, plan_id: expect.any(String) }),
+    },
+    {
+      title: 'for real',
+      params: (fx) => ({ secret: fx.saved.secret }),
+      check: (r, fx) => {
+        expect(r).toEqual({ deleted: [{ id: fx.saved.secretId, name: fx.saved.secret }], dry_run: false });
+        expect(dk(['secret', 'ls', '--format', '{{.Name}}'])).not.toContain(fx.saved.secret);
+      },
+    },
+  ],
+  list_configs: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({}) },
+  inspect_config: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({ config: 'dc-no-config' }) },
+  create_config: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({ name: 'dc-podman-cfg', data: 'x' }) },
+  remove_config: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({ config: 'dc-no-config', dry_run: true }) },
   system_prune: {
     params: (fx) => ({ filters: fx.labelFilter, dry_run: true }),
     check: (r) => expect(r).toMatchObject({ dry_run: true }),

@@ -297,6 +297,13 @@ const ROUTES: [method: string, pattern: RegExp, family: string][] = [
   ['DELETE', /^\/volumes\/[^/]+$/, 'volumes'],
   ['PUT', /^\/volumes\/[^/]+$/, 'volumes'],
   ['POST', /^\/auth$/, 'registry'],
+  ['GET', /^\/swarm$/, 'swarm'],
+  ['GET', /^\/(nodes|services|tasks|secrets|configs)$/, 'swarm'],
+  ['GET', /^\/(nodes|services|tasks|secrets|configs)\/[^/]+$/, 'swarm'],
+  ['GET', /^\/services\/[^/]+\/logs$/, 'swarm'],
+  ['POST', /^\/(services|secrets|configs)\/create$/, 'swarm'],
+  ['POST', /^\/(nodes|services|secrets|configs)\/[^/]+\/update$/, 'swarm'],
+  ['DELETE', /^\/(nodes|services|secrets|configs)\/[^/]+$/, 'swarm'],
   ['GET', /^\/distribution\/[^/]+\/json$/, 'registry'],
 ];
 
@@ -351,12 +358,18 @@ export function familiesOf(op: { name: string; category: string }): Set<string> 
     images: ['images', 'build', 'containers', 'registry'],
     networks: ['networks', 'containers'],
     volumes: ['volumes', 'containers'],
+    swarm: ['swarm'],
   };
   const extra: Record<string, string[]> = {
     // Containment moves containers between networks and prunes across families.
     isolate_container: ['networks'],
     restore_container: ['networks'],
     system_prune: ['containers', 'images', 'build', 'networks', 'volumes', 'system'],
+    // A bundle holds the container's image and networks too, and the Engine's identity.
+    collect_evidence: ['images', 'networks', 'system'],
+    // resolve_image pins the image's digest as the docker CLI does: GET /distribution.
+    create_service: ['registry'],
+    update_service: ['registry'],
   };
   return new Set(['ping', ...(byCategory[op.category] ?? []), ...(extra[op.name] ?? [])]);
 }

@@ -55,6 +55,24 @@ describe('the catalogue of operations', () => {
     for (const op of ops.filter((o) => o.safety === 'read')) expect(op.idempotent, op.name).toBe(true);
   });
 
+  it('binds every destructive operation to plans: it takes plan_id, declares a plan, and its dry run result declares plan_id and skipped', () => {
+    // A field declared by the object itself or by a branch of a union of objects.
+    const declares = (schema: Record<string, unknown>, field: string): boolean =>
+      Object.hasOwn((schema.properties ?? {}) as object, field) ||
+      [...((schema.anyOf ?? []) as Record<string, unknown>[]), ...((schema.oneOf ?? []) as Record<string, unknown>[])].some((s) => declares(s, field));
+    const destructive = ops.filter((o) => o.safety === 'destructive');
+    expect(destructive.length).toBeGreaterThanOrEqual(10);
+    for (const op of destructive) {
+      const props = (parameterSchema(op).properties ?? {}) as Record<string, Prop & { type?: string }>;
+      expect(props.plan_id?.type, `${op.name} plan_id`).toBe('string');
+      expect(op.plan, `${op.name} plan`).toBeDefined();
+      const result = resultSchema(op) as Record<string, unknown>;
+      expect(declares(result, 'plan_id'), `${op.name} result plan_id`).toBe(true);
+      expect(declares(result, 'skipped'), `${op.name} result skipped`).toBe(true);
+    }
+    for (const op of ops.filter((o) => o.safety !== 'destructive')) expect(op.plan, op.name).toBeUndefined();
+  });
+
   it('declares local file parameters that exist', () => {
     for (const op of ops) {
       const props = Object.keys((parameterSchema(op).properties ?? {}) as Record<string, unknown>);

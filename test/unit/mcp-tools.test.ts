@@ -165,6 +165,7 @@ describe('--confirm-destructive ledger', () => {
 
   it('the key ignores dry_run and key order', () => {
     expect(confirmationKey('x', { b: 1, a: { d: 2, c: [1, 2] }, dry_run: true })).toBe(confirmationKey('x', { a: { c: [1, 2], d: 2 }, b: 1 }));
+    expect(confirmationKey('x', { a: 1, dry_run: true })).toBe(confirmationKey('x', { a: 1, plan_id: 'p-from-the-dry-run' }));
   });
 });
 

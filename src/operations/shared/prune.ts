@@ -10,11 +10,14 @@
 import * as z from 'zod';
 import { ConnectorError } from '../../errors.js';
 import { enginePath } from '../../engine/path.js';
-import type { OperationContext } from '../define.js';
+import type { OperationContext, PlanItem, SkippedItem } from '../define.js';
+import { listAllContainers } from './container-lookup.js';
+import { engineMessageOf } from './engine-errors.js';
 import type { BuildCacheRecord, ContainerSummary, ImageDeleteItem, ImageSummary, NetworkSummary, VolumeSummary } from './engine-types.js';
 import { realRefs } from './image-refs.js';
 import { inspectNetwork, PREDEFINED_NETWORKS } from './network-lookup.js';
 import { timePointParam, toUnixSeconds } from './params.js';
+import { GONE, skip } from './plan.js';
 import { slowCallTimeoutMs } from './timeouts.js';
 
 /* ---------------- filters ---------------- */
@@ -325,15 +328,20 @@ export interface VolumePruneOptions {
  * ones unless `all`.
  */
 export async function planVolumePrune(ctx: OperationContext, f: ResolvedPruneFilters, opts: VolumePruneOptions): Promise<{ name: string }[]> {
+  return (await volumesToPrune(ctx, f, opts)).candidates.map((v) => ({ name: v.Name })).sort(byName);
+}
+
+/** planVolumePrune's volumes, with every local volume (what exists). */
+async function volumesToPrune(ctx: OperationContext, f: ResolvedPruneFilters, opts: VolumePruneOptions): Promise<{ candidates: VolumeSummary[]; local: VolumeSummary[] }> {
   const list = async (filters: Record<string, string[]>) =>
     (await ctx.json<{ Volumes?: VolumeSummary[] | null }>({ method: 'GET', path: '/volumes', query: { filters } })).body?.Volumes ?? [];
   const [local, dangling] = await Promise.all([list({ driver: ['local'] }), list({ dangling: ['true'], driver: ['local'] })]);
   const unused = new Set([...dangling.map((v) => v.Name), ...(opts.freed ?? [])]);
   const anonymousOnly = volumePruneSparesNamed(ctx) && !opts.all;
-  return local
-    .filter((v) => unused.has(v.Name) && matchesLabelFilters(v.Labels, f) && (!anonymousOnly || Object.hasOwn(v.Labels ?? {}, ANONYMOUS_VOLUME_LABEL)))
-    .map((v) => ({ name: v.Name }))
-    .sort(byName);
+  const candidates = local.filter(
+    (v) => unused.has(v.Name) && matchesLabelFilters(v.Labels, f) && (!anonymousOnly || Object.hasOwn(v.Labels ?? {}, ANONYMOUS_VOLUME_LABEL)),
+  );
+  return { candidates, local };
 }
 
 export async function runVolumePrune(ctx: OperationContext, f: ResolvedPruneFilters, all: boolean): Promise<{ deleted: { name: string }[]; space_reclaimed: number }> {
@@ -392,4 +400,249 @@ export async function runBuildCachePrune(ctx: OperationContext, before: BuildCac
     deleted: (res.body?.CachesDeleted ?? []).map((id) => ({ id, name: names.get(id) ?? null })).sort(byIdThenName),
     space_reclaimed: res.body?.SpaceReclaimed ?? 0,
   };
+}
+
+/* ---------------- plan-bound prunes ---------------- */
+
+/*
+ * A plan-bound prune (plan_id) removes the planned objects one by one, never
+ * through the Engine's prune endpoint, which would take whatever matches by
+ * then. The planner above runs again first: a planned object it no longer
+ * names (gone, or now in use) is skipped, and an object it names that the
+ * plan does not (one that appeared since) is left alone.
+ */
+
+/** What a plan-bound step did. */
+export interface PlannedRemoval<T> {
+  deleted: T[];
+  space_reclaimed: number;
+  skipped: SkippedItem[];
+}
+
+/** The planned items of one kind, split into those the planner still names and those skipped. */
+function splitPlanned(items: readonly PlanItem[], what: string, stillPlanned: ReadonlySet<string>, why: (id: string) => string | undefined): { go: PlanItem[]; skipped: SkippedItem[] } {
+  const go: PlanItem[] = [];
+  const skipped: SkippedItem[] = [];
+  for (const item of items) {
+    if (item.what !== what) continue;
+    if (stillPlanned.has(item.id)) go.push(item);
+    else skipped.push(skip(item, why(item.id) ?? GONE));
+  }
+  return { go, skipped };
+}
+
+/** Why the Engine refused to remove one planned object, if that only means it is skipped (gone, or in use by now). */
+function refusalReason(err: unknown): string | undefined {
+  if (!(err instanceof ConnectorError)) return undefined;
+  if (err.code === 'NOT_FOUND') return GONE;
+  if (err.code === 'CONFLICT' || err.status === 403 || err.status === 409) return `the Engine refused to remove it: ${engineMessageOf(err)}`;
+  return undefined;
+}
+
+/** An unexpected failure part-way: the error says what was already removed. */
+function stoppedAt(ctx: OperationContext, err: unknown, item: PlanItem, completed: unknown): ConnectorError {
+  const e = err instanceof ConnectorError ? err : new ConnectorError('ENGINE_ERROR', String(err));
+  return new ConnectorError(e.code, `${ctx.operation} stopped at ${item.what} ${item.name ?? item.id}: ${e.message}`, {
+    status: e.status,
+    operation: ctx.operation,
+    details: { ...e.details, completed },
+  });
+}
+
+/** Removes the planned items in order: a refusal that means "gone or in use" skips the item, anything else stops the call. */
+async function removeEach(ctx: OperationContext, go: PlanItem[], skipped: SkippedItem[], done: () => unknown, remove: (item: PlanItem) => Promise<void>): Promise<void> {
+  for (const item of go) {
+    try {
+      await remove(item);
+    } catch (err) {
+      const why = refusalReason(err);
+      if (why === undefined) throw stoppedAt(ctx, err, item, done());
+      skipped.push(skip(item, why));
+    }
+  }
+}
+
+const nothing = <T>(): PlannedRemoval<T> => ({ deleted: [], space_reclaimed: 0, skipped: [] });
+
+/** Planned containers still stopped and matching, removed one by one; space is their SizeRw, as the Engine's prune counts it. */
+export async function removePlannedContainers(ctx: OperationContext, items: readonly PlanItem[], f: ResolvedPruneFilters): Promise<PlannedRemoval<Named>> {
+  if (!items.some((i) => i.what === 'container')) return nothing();
+  const all = await listAllContainers(ctx);
+  const now = new Set((await containersToPrune(ctx, all, f)).map((c) => c.Id));
+  const state = new Map(all.map((c) => [c.Id, c.State ?? 'unknown']));
+  const { go, skipped } = splitPlanned(items, 'container', now, (id) => (state.has(id) ? `it no longer matches: it is ${state.get(id)} now` : undefined));
+  const out: PlannedRemoval<Named> = { deleted: [], space_reclaimed: 0, skipped };
+  await removeEach(ctx, go, skipped, () => out.deleted, async (item) => {
+    const size = (await ctx.json<{ SizeRw?: number }>({ method: 'GET', path: enginePath`/containers/${item.id}/json`, query: { size: true } })).body?.SizeRw ?? 0;
+    // By id: a container re-created under the planned name has another id and is not touched.
+    await ctx.json({ method: 'DELETE', path: enginePath`/containers/${item.id}` });
+    out.deleted.push({ id: item.id, name: item.name });
+    out.space_reclaimed += size;
+  });
+  out.deleted.sort(byIdThenName);
+  return out;
+}
+
+/**
+ * Each image's own layers: its size less its parent's. The API gives no
+ * layer sizes, so this is what a dry run reports and what a plan-bound
+ * prune, which removes images one by one, reports as freed.
+ */
+export function imagesOwnSize(images: ImageSummary[], ids: Iterable<string>): number {
+  const byId = new Map(images.map((i) => [i.Id, i]));
+  let sum = 0;
+  for (const id of ids) {
+    const img = byId.get(id);
+    if (!img) continue;
+    const parent = img.ParentId ? byId.get(img.ParentId) : undefined;
+    sum += Math.max(0, (img.Size ?? 0) - (parent?.Size ?? 0));
+  }
+  return sum;
+}
+
+/**
+ * Planned images still unused and matching, removed one by one the way the
+ * Engine's prune removes them: an image with references by each reference
+ * (the last one deletes it), one without by id; children before their
+ * parents, and a parent the Engine deleted with its child counts as removed.
+ */
+export async function removePlannedImages(
+  ctx: OperationContext,
+  items: readonly PlanItem[],
+  danglingOnly: boolean,
+  f: ResolvedPruneFilters,
+): Promise<PlannedRemoval<{ id: string; tags: string[]; name: string | null }>> {
+  if (!items.some((i) => i.what === 'image')) return nothing();
+  const images = await listAllImages(ctx);
+  const used = new Set((await listAllContainers(ctx)).map((c) => c.ImageID ?? ''));
+  const now = new Set((await imagesToPrune(ctx, images, used, danglingOnly, f)).map((i) => i.id));
+  const byId = new Map(images.map((i) => [i.Id, i]));
+  const { go, skipped } = splitPlanned(items, 'image', now, (id) => (byId.has(id) ? 'it no longer matches: a container uses it now, or it was tagged' : undefined));
+  const depth = (id: string): number => {
+    let n = 0;
+    for (let p = byId.get(id)?.ParentId; p && byId.has(p) && n < 1000; p = byId.get(p)?.ParentId) n++;
+    return n;
+  };
+  go.sort((a, b) => depth(b.id) - depth(a.id));
+  const deletedIds = new Set<string>();
+  const untagged = new Set<string>();
+  const send = async (ref: string) => {
+    const res = await ctx.json<ImageDeleteItem[]>({ method: 'DELETE', path: enginePath`/images/${ref}` });
+    for (const d of res.body ?? []) {
+      if (d.Deleted) deletedIds.add(d.Deleted);
+      if (d.Untagged) untagged.add(d.Untagged);
+    }
+  };
+  await removeEach(ctx, go, skipped, () => [...deletedIds], async (item) => {
+    if (deletedIds.has(item.id)) return; // went with its child
+    const refs = [...realRefs(byId.get(item.id)?.RepoTags), ...realRefs(byId.get(item.id)?.RepoDigests)];
+    if (refs.length === 0) return send(item.id);
+    for (const ref of refs) {
+      try {
+        await send(ref);
+      } catch (err) {
+        // Removing an image's last tag also drops its digests of that repository.
+        if (!(err instanceof ConnectorError && err.code === 'NOT_FOUND')) throw err;
+      }
+    }
+  });
+  const gone = [...deletedIds].filter((id) => byId.has(id));
+  return {
+    deleted: gone
+      .map((id) => ({ id, tags: realRefs(byId.get(id)?.RepoTags).filter((t) => untagged.has(t)), name: imageName(byId.get(id)) }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
+    space_reclaimed: imagesOwnSize(images, gone),
+    skipped,
+  };
+}
+
+/** Planned networks still unused and matching, removed one by one by id (networks free no space the Engine counts). */
+export async function removePlannedNetworks(ctx: OperationContext, items: readonly PlanItem[], f: ResolvedPruneFilters): Promise<Omit<PlannedRemoval<{ id: string; name: string }>, 'space_reclaimed'>> {
+  if (!items.some((i) => i.what === 'network')) return { deleted: [], skipped: [] };
+  const { candidates, all } = await planNetworkPrune(ctx, f);
+  const exists = new Set(all.map((n) => n.Id));
+  const { go, skipped } = splitPlanned(items, 'network', new Set(candidates.map((c) => c.id)), (id) => (exists.has(id) ? 'it no longer matches: a container is attached to it now' : undefined));
+  const deleted: { id: string; name: string }[] = [];
+  await removeEach(ctx, go, skipped, () => deleted, async (item) => {
+    await ctx.json({ method: 'DELETE', path: enginePath`/networks/${item.id}` });
+    deleted.push({ id: item.id, name: item.name ?? '' });
+  });
+  return { deleted: deleted.sort(byName), skipped };
+}
+
+/** Creation times of the local volumes, the pin that tells a volume re-created under the same name from the planned one. */
+export async function volumeCreationTimes(ctx: OperationContext): Promise<Map<string, string>> {
+  const res = await ctx.json<{ Volumes?: VolumeSummary[] | null }>({ method: 'GET', path: '/volumes', query: { filters: { driver: ['local'] } } });
+  return new Map((res.body?.Volumes ?? []).flatMap((v) => (v.CreatedAt ? [[v.Name, v.CreatedAt] as const] : [])));
+}
+
+/** Volume sizes as the Engine's disk usage report has them (what its volume prune counts); undefined when it cannot tell. */
+async function volumeSizes(ctx: OperationContext): Promise<Map<string, number> | undefined> {
+  try {
+    const res = await ctx.json<{ Volumes?: { Name: string; UsageData?: { Size?: number } | null }[] | null }>({
+      method: 'GET',
+      path: '/system/df',
+      query: ctx.atLeast('1.42') ? { type: ['volume'] } : undefined,
+      timeoutMs: slowCallTimeoutMs(ctx),
+    });
+    return new Map((res.body?.Volumes ?? []).map((v) => [v.Name, Math.max(0, v.UsageData?.Size ?? 0)]));
+  } catch (err) {
+    if (err instanceof ConnectorError) return undefined;
+    throw err;
+  }
+}
+
+/** Planned volumes still unused, matching and not re-created since, removed one by one; space is their size, or null when the Engine cannot tell. */
+export async function removePlannedVolumes(
+  ctx: OperationContext,
+  items: readonly PlanItem[],
+  f: ResolvedPruneFilters,
+  opts: VolumePruneOptions,
+): Promise<Omit<PlannedRemoval<{ name: string }>, 'space_reclaimed'> & { space_reclaimed: number | null }> {
+  if (!items.some((i) => i.what === 'volume')) return { ...nothing<{ name: string }>(), space_reclaimed: 0 };
+  const { candidates, local } = await volumesToPrune(ctx, f, opts);
+  const exists = new Set(local.map((v) => v.Name));
+  const created = new Map(candidates.map((v) => [v.Name, v.CreatedAt]));
+  const { go, skipped } = splitPlanned(items, 'volume', new Set(created.keys()), (name) => (exists.has(name) ? 'it no longer matches: a container refers to it now' : undefined));
+  const same = go.filter((item) => {
+    const now = created.get(item.id);
+    if (!item.pin || !now || now === item.pin) return true;
+    skipped.push(skip(item, `it was re-created under the same name since the plan (created ${now}, planned ${item.pin})`));
+    return false;
+  });
+  const sizes = same.length ? await volumeSizes(ctx) : new Map<string, number>();
+  const out = { deleted: [] as { name: string }[], space_reclaimed: 0 as number | null, skipped };
+  await removeEach(ctx, same, skipped, () => out.deleted, async (item) => {
+    await ctx.json({ method: 'DELETE', path: enginePath`/volumes/${item.id}` });
+    out.deleted.push({ name: item.id });
+    if (out.space_reclaimed !== null) out.space_reclaimed = sizes ? out.space_reclaimed + (sizes.get(item.id) ?? 0) : null;
+  });
+  if (!sizes) out.space_reclaimed = null;
+  out.deleted.sort(byName);
+  return out;
+}
+
+/** Planned build cache records still prunable, removed one by one (the builder's prune limited to the record's id), with the space it reports. */
+export async function removePlannedBuildCache(ctx: OperationContext, items: readonly PlanItem[], all: boolean, until: number | undefined): Promise<PlannedRemoval<Named>> {
+  if (!items.some((i) => i.what === 'build_cache')) return nothing();
+  const records = (await buildCacheRecords(ctx)) ?? [];
+  const exists = new Set(records.map((r) => r.ID));
+  const now = new Set(planBuildCachePrune(records, all, until).map((r) => r.id));
+  const { go, skipped } = splitPlanned(items, 'build_cache', now, (id) => (exists.has(id) ? 'it no longer matches: it is in use or was used since' : undefined));
+  const out: PlannedRemoval<Named> = { deleted: [], space_reclaimed: 0, skipped };
+  await removeEach(ctx, go, skipped, () => out.deleted, async (item) => {
+    const res = await ctx.json<{ CachesDeleted?: string[] | null; SpaceReclaimed?: number }>({
+      method: 'POST',
+      path: '/build/prune',
+      // `all` lets the id alone decide: the planner above already applied the caller's rules.
+      query: { all: true, filters: { id: [item.id] } },
+      timeoutMs: slowCallTimeoutMs(ctx),
+    });
+    const gone = res.body?.CachesDeleted ?? [];
+    for (const id of gone) out.deleted.push({ id, name: id === item.id ? item.name : null });
+    out.space_reclaimed += res.body?.SpaceReclaimed ?? 0;
+    if (!gone.includes(item.id)) skipped.push(skip(item, 'the builder did not remove it (in use)'));
+  });
+  out.deleted.sort(byIdThenName);
+  return out;
 }

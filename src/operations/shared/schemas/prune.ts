@@ -46,6 +46,29 @@ export const prunedVolume = z.strictObject({
 /** A build cache record removed. */
 export const prunedBuildCache = prunedObject;
 
+/** The plan a dry run made (src/plans.ts): present on every destructive operation's dry run. */
+export const planIdField = z
+  .string()
+  .optional()
+  .describe('Dry run only: the plan of what it names; give it as plan_id to the real call (same other parameters, within 10 minutes) to act on exactly these items');
+
+/** A planned item a plan-bound call left alone. */
+export const skippedItem = z.strictObject({
+  what: z.string().describe('Its kind: "container", "image", "network", "volume", "build_cache", …'),
+  id: z.string().describe('Its id as planned (a volume\'s name)'),
+  name: z.string().nullable().describe('Its name as planned; null when it had none'),
+  reason: z.string().describe('Why it was left alone: gone, re-created under the same name, or no longer matching'),
+});
+
+/** `skipped` of a plan-bound call. */
+export const skippedItems = z
+  .array(skippedItem)
+  .optional()
+  .describe('Plan-bound calls (plan_id) only: planned items left alone because they are gone, changed identity or no longer match');
+
+/** The fields plans add to a destructive operation's result. */
+export const planFields = { plan_id: planIdField, skipped: skippedItems } as const;
+
 /** The list of what went (or would go, for a dry run). */
 export function deletedList<T extends z.ZodType>(item: T) {
   return z.array(item).describe('What was removed; for a dry run, what the real call would remove');
@@ -57,6 +80,7 @@ export function pruneReport<T extends z.ZodType, S extends z.ZodType>(item: T, s
     deleted: deletedList(item),
     space_reclaimed: space,
     dry_run: dryRunFlag,
+    ...planFields,
   });
 }
 
@@ -65,6 +89,7 @@ export function removalReport<T extends z.ZodType>(item: T) {
   return z.strictObject({
     deleted: deletedList(item),
     dry_run: dryRunFlag,
+    ...planFields,
   });
 }
 
