@@ -19,6 +19,7 @@ import type { ConnectorConfig } from './config/schema.js';
 import { ConnectorError } from './errors.js';
 import type { OperationContext, OperationDefinition, PlanItem } from './operations/define.js';
 import { PLAN_TTL_MS } from './operations/shared/plan.js';
+import { canonicalParams as canonical } from './operations/parameter-schema.js';
 
 /**
  * Where plans wait between the dry run and the real call: opaque text under
@@ -170,17 +171,6 @@ interface PlanRecord {
   items: PlanItem[];
 }
 
-/** Key order does not matter; values are compared after validation (defaults filled in). */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 

@@ -36,8 +36,11 @@ function canonicalName(name: string): string {
   return `${domain}/${path}`;
 }
 
-/** Splits "host:5000/repo:tag@sha256:…"; the tag colon is the one after the last "/". */
-function splitRef(ref: string): { name: string; tag?: string; digest?: string } {
+/**
+ * Splits "host:5000/repo:tag@sha256:…" into its parts; the tag colon is the one after the last "/".
+ * (Here, below the operations, because the guardrails' image patterns need it too.)
+ */
+export function splitReference(ref: string): { repo: string; tag?: string; digest?: string } {
   let rest = ref;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -46,8 +49,8 @@ function splitRef(ref: string): { name: string; tag?: string; digest?: string } 
     rest = rest.slice(0, at);
   }
   const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) return { name: rest.slice(0, colon), tag: rest.slice(colon + 1), digest };
-  return { name: rest, digest };
+  if (colon > rest.lastIndexOf('/')) return { repo: rest.slice(0, colon), tag: rest.slice(colon + 1), digest };
+  return { repo: rest, digest };
 }
 
 /** The form a reference given to create_container or pull_image is compared in. */
@@ -55,7 +58,7 @@ export function normalizeReference(reference: string): NormalizedReference {
   const ref = reference.trim();
   if (HEX64.test(ref)) return { digest: `sha256:${ref}`, idLike: true };
   if (/^sha256:[0-9a-f]*$/i.test(ref)) return { digest: DIGEST.test(ref.toLowerCase()) ? ref.toLowerCase() : undefined, idLike: true };
-  const { name, tag, digest } = splitRef(ref);
+  const { repo: name, tag, digest } = splitReference(ref);
   // The Engine resolves a hex-only name it has no image for as an image id prefix: that could be any image.
   const idLike = tag === undefined && digest === undefined && /^[0-9a-f]+$/.test(name);
   return { name: canonicalName(name), digest: digest?.toLowerCase(), idLike };
@@ -80,7 +83,7 @@ export function parseImagePattern(entry: string): ImagePattern | string {
   const text = entry.trim();
   if (text === '') return 'an empty entry';
   if (DIGEST.test(text)) return { source: entry, digest: text };
-  const { name, tag, digest } = splitRef(text);
+  const { repo: name, tag, digest } = splitReference(text);
   if (digest !== undefined && !DIGEST.test(digest)) return `"${entry}": a digest must be sha256: and 64 lowercase hex digits`;
   if (tag !== undefined) return `"${entry}" names a tag; give a repository pattern (any tag) or a digest (tags move, digests do not)`;
   if (!/^[A-Za-z0-9._:/*-]+$/.test(name) || name.startsWith('/') || name.endsWith('/') || name.includes('//')) {

@@ -1,5 +1,6 @@
 import { ConnectorError } from '../errors.js';
 import type { OperationDefinition } from '../operations/index.js';
+import { canonicalParams as canonical } from '../operations/parameter-schema.js';
 
 /**
  * --confirm-destructive: a destructive call runs only after a dry run of
@@ -10,17 +11,6 @@ import type { OperationDefinition } from '../operations/index.js';
 
 export const CONFIRM_TTL_MS = 10 * 60 * 1000;
 
-/** Key order does not matter, values are compared after validation (defaults filled in). */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 export function confirmationKey(operation: string, validParams: Record<string, unknown>): string {
   // The real call may carry the plan its dry run returned: the same call all the same.

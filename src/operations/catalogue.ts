@@ -12,14 +12,14 @@ import type { OperationName } from './index.js';
  * declares) is a compile error, and test/unit/catalogue.test.ts checks each
  * name sits in the family it names.
  */
-export type Family = 'system' | 'system-prune' | 'containers' | 'container-state' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment' | 'evidence' | 'swarm' | 'services' | 'tasks' | 'secrets';
+export type Family = 'system' | 'system-info' | 'system-prune' | 'containers' | 'container-state' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment' | 'evidence' | 'swarm' | 'services' | 'tasks' | 'secrets';
 
 export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   ping: 'system',
   get_version: 'system',
-  get_info: 'system',
-  system_df: 'system',
-  system_events: 'system',
+  get_info: 'system-info',
+  system_df: 'system-info',
+  system_events: 'system-info',
   health: 'system',
   list_containers: 'containers',
   inspect_container: 'containers',
@@ -104,6 +104,7 @@ type Declarations = readonly OperationDefinition[];
 /** One dynamic import per family: a bundler turns each into a chunk of its own. */
 export const FAMILY_LOADERS: { readonly [F in Family]: () => Promise<Declarations> } = {
   system: async () => (await import('./system.js')).systemOperations as unknown as Declarations,
+  'system-info': async () => (await import('./system-info.js')).systemInfoOperations as unknown as Declarations,
   'system-prune': async () => (await import('./system-prune.js')).systemPruneOperations as unknown as Declarations,
   containers: async () => (await import('./containers.js')).containerOperations as unknown as Declarations,
   'container-state': async () => (await import('./container-state.js')).containerStateOperations as unknown as Declarations,

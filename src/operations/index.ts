@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { systemOperations } from './system.js';
+import { systemInfoOperations } from './system-info.js';
 import { systemPruneOperations } from './system-prune.js';
 import { containerOperations } from './containers.js';
 import { containerStateOperations } from './container-state.js';
@@ -30,6 +31,7 @@ import type { OperationDefinition } from './define.js';
  */
 export const operations = [
   ...systemOperations,
+  ...systemInfoOperations,
   ...systemPruneOperations,
   ...containerOperations,
   ...containerStateOperations,

@@ -105,3 +105,18 @@ export function resultSchema(op: OperationDefinition): Record<string, unknown> {
   delete schema.$schema;
   return standardize(schema, `${op.name}#result`) as Record<string, unknown>;
 }
+
+/**
+ * Validated parameters as one string, key order aside (defaults are filled in
+ * by then): how a real call is matched to its dry run (plans, MCP confirmations).
+ */
+export function canonicalParams(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalParams).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalParams(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

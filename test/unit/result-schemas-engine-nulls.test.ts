@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { networkOperations } from '../../src/operations/networks.js';
 import { resultSchema } from '../../src/operations/parameter-schema.js';
 import { systemOperations } from '../../src/operations/system.js';
+import { systemInfoOperations } from '../../src/operations/system-info.js';
 import { systemPruneOperations } from '../../src/operations/system-prune.js';
 import { volumeOperations } from '../../src/operations/volumes.js';
 
@@ -16,7 +17,7 @@ import { volumeOperations } from '../../src/operations/volumes.js';
  */
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
-const ops = new Map([...systemOperations, ...systemPruneOperations, ...networkOperations, ...volumeOperations].map((o) => [o.name as string, o]));
+const ops = new Map([...systemOperations, ...systemInfoOperations, ...systemPruneOperations, ...networkOperations, ...volumeOperations].map((o) => [o.name as string, o]));
 const valid = (op: string, value: unknown) => ajv.validate(resultSchema(ops.get(op)!), value);
 
 const network = {

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { ConnectorError } from '../../errors.js';
+import { splitReference } from '../../config/image-patterns.js';
 import { enginePath } from '../../engine/path.js';
 import type { OperationContext } from '../define.js';
 import type { ImageInspect } from './engine-types.js';
@@ -37,19 +38,7 @@ export const platformParam = z
   .regex(/^[a-z0-9_]+\/[a-z0-9_]+(?:\/[a-z0-9_.]+)?$/, 'expected os/arch[/variant], e.g. "linux/amd64"')
   .describe('Platform as os/arch[/variant], e.g. "linux/arm64"');
 
-/** Splits "host:5000/repo:tag@sha256:…" into its parts; the tag colon is the one after the last "/". */
-export function splitReference(ref: string): { repo: string; tag?: string; digest?: string } {
-  let rest = ref;
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-  }
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) return { repo: rest.slice(0, colon), tag: rest.slice(colon + 1), digest };
-  return { repo: rest, digest };
-}
+export { splitReference };
 
 /** Engine lists on older API versions say "<none>:<none>" / "<none>@<none>" for "no reference". */
 export function realRefs(refs: string[] | null | undefined): string[] {
