@@ -57,15 +57,18 @@ const created = (kind: Kind) =>
 
 const removed = (kind: Kind) => removalReport(z.strictObject({ id: z.string().describe(`${kind} id`), name: z.string().describe(`${kind} name`) }));
 
+/** The Engine filters secrets by id, label, name and names (exact); configs by id, label and name only ("names" is a 400). */
+const commonFilters = (kind: Kind) => ({
+  id: oneOrMany(z.string().min(1)).describe(`${kind} id`),
+  label: oneOrMany(z.string().min(1)).describe('"key" or "key=value"'),
+  name: oneOrMany(z.string().min(1)).describe(`${kind} name, or its beginning`),
+});
 const listFilters = (kind: Kind) =>
-  engineFilters({
-    id: oneOrMany(z.string().min(1)).describe(`${kind} id`),
-    label: oneOrMany(z.string().min(1)).describe('"key" or "key=value"'),
-    name: oneOrMany(z.string().min(1)).describe(`${kind} name, or its beginning`),
-    names: oneOrMany(z.string().min(1)).describe(`Exact ${kind} name`),
-  })
-    .optional()
-    .describe('Filters: id, label, name, names; each one value or a list (any of them matches)');
+  kind === 'secret'
+    ? engineFilters({ ...commonFilters(kind), names: oneOrMany(z.string().min(1)).describe('Exact secret name') })
+        .optional()
+        .describe('Filters: id, label, name, names; each one value or a list (any of them matches)')
+    : engineFilters(commonFilters(kind)).optional().describe('Filters: id, label, name; each one value or a list (any of them matches)');
 
 /** A secret as the connector returns it: its data is dropped, should an Engine ever send it. */
 function withoutData(s: Secret): Secret {

@@ -27,9 +27,12 @@ const RUNS_VALID = 5;
 const RUNS_HOSTILE = 10;
 
 /** Reach a registry on the internet, or create objects from a name alone. */
-const LEFT_TO_UNIT_FUZZ = new Set(['pull_image', 'search_images', 'build_image', 'create_network', 'create_volume', 'load_images']);
+const LEFT_TO_UNIT_FUZZ = new Set(['pull_image', 'search_images', 'build_image', 'create_network', 'create_volume', 'load_images', 'registry_login', 'create_service', 'create_secret', 'create_config']);
 /** Parameters that name Engine objects. */
 const REF_KEYS = new Set(['container', 'image', 'images', 'network', 'volume']);
+/** Swarm operations name their objects too (`config` elsewhere is create_container's raw config, not a name). */
+const SWARM_REF_KEYS = new Set([...REF_KEYS, 'service', 'node', 'task', 'secret', 'config']);
+const refKeysOf = (op: { category: string }) => (op.category === 'swarm' ? SWARM_REF_KEYS : REF_KEYS);
 /** Reads where a hostile reference is sent as is: they answer at once whatever they find. */
 const QUICK_READS = new Set(['inspect_container', 'inspect_image', 'image_history', 'container_top', 'container_changes', 'inspect_network', 'inspect_volume', 'container_stats']);
 const LOCAL_PATH_KEYS = new Set(['path', 'dest', 'src', 'context', 'context_tar']);
@@ -64,7 +67,7 @@ describe.each(engines())('hostile parameters against Engine $name (sample)', (en
     const props = (parameterSchema(op).properties ?? {}) as Record<string, { description?: string }>;
     const out: Record<string, unknown> = { ...(input as Record<string, unknown>) };
     for (const [k, v] of Object.entries(out)) {
-      if (REF_KEYS.has(k) && !QUICK_READS.has(op.name)) out[k] = Array.isArray(v) ? [nx()] : nx();
+      if (refKeysOf(op).has(k) && !QUICK_READS.has(op.name)) out[k] = Array.isArray(v) ? [nx()] : nx();
       if (LOCAL_PATH_KEYS.has(k) && typeof v === 'string' && !/in the container/i.test(props[k]?.description ?? '')) {
         const full = resolve(work, v.replace(/\0/g, ''));
         out[k] = full.startsWith(root + sep) ? full : join(work, `outside-${v.length}`);
@@ -102,7 +105,7 @@ describe.each(engines())('hostile parameters against Engine $name (sample)', (en
     if (op.safety === 'read') return true;
     const props = Object.keys((parameterSchema(op).properties ?? {}) as object);
     // A write must name an object (which will not exist); a destructive one that names none must have a dry run.
-    const names = props.some((k) => REF_KEYS.has(k));
+    const names = props.some((k) => refKeysOf(op).has(k));
     return op.safety === 'write' ? names : names || props.includes('dry_run');
   });
 
