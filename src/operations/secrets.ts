@@ -63,12 +63,10 @@ const commonFilters = (kind: Kind) => ({
   label: oneOrMany(z.string().min(1)).describe('"key" or "key=value"'),
   name: oneOrMany(z.string().min(1)).describe(`${kind} name, or its beginning`),
 });
-const listFilters = (kind: Kind) =>
-  kind === 'secret'
-    ? engineFilters({ ...commonFilters(kind), names: oneOrMany(z.string().min(1)).describe('Exact secret name') })
-        .optional()
-        .describe('Filters: id, label, name, names; each one value or a list (any of them matches)')
-    : engineFilters(commonFilters(kind)).optional().describe('Filters: id, label, name; each one value or a list (any of them matches)');
+const secretFilters = engineFilters({ ...commonFilters('secret'), names: oneOrMany(z.string().min(1)).describe('Exact secret name') })
+  .optional()
+  .describe('Filters: id, label, name, names; each one value or a list (any of them matches)');
+const configFilters = engineFilters(commonFilters('config')).optional().describe('Filters: id, label, name; each one value or a list (any of them matches)');
 
 /** A secret as the connector returns it: its data is dropped, should an Engine ever send it. */
 function withoutData(s: Secret): Secret {
@@ -154,7 +152,7 @@ export const listSecrets = defineOperation({
   category: 'swarm',
   title: 'List secrets',
   description: "Swarm secrets (GET /secrets): id, name, labels, driver, versions and times; never their data (the Engine does not return it). Needs a swarm manager.",
-  params: z.object({ filters: listFilters('secret') }).strict(),
+  params: z.object({ filters: secretFilters }).strict(),
   safety: 'read',
   idempotent: true,
   result: "[the Engine's secret objects (ID, Version, CreatedAt, UpdatedAt, Spec {Name, Labels, Driver, Templating}); never the data]",
@@ -221,7 +219,7 @@ export const listConfigs = defineOperation({
   category: 'swarm',
   title: 'List configs',
   description: "Swarm configs (GET /configs): id, name, labels, data (base64), versions and times. Needs a swarm manager.",
-  params: z.object({ filters: listFilters('config') }).strict(),
+  params: z.object({ filters: configFilters }).strict(),
   safety: 'read',
   idempotent: true,
   result: "[the Engine's config objects (ID, Version, CreatedAt, UpdatedAt, Spec {Name, Labels, Data (base64), Templating})]",
