@@ -149,7 +149,7 @@ describe('the audit line of an unknown operation', () => {
 describe('PEM text and contexts among the sources', () => {
   it('a config file holding the PEM text inline beats the ambient DOCKER_CERT_PATH (with a warning) and connects', async () => {
     const t = harness().tls;
-    const engine = engines().find((e) => e.name === t.engine)!;
+    const engine = harness().engines.find((e) => e.name === t.engine)!;
     const block = (path: string) => `|\n${readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}\n`;
     const file = join(dir, 'inline-pem.yaml');
     writeFileSync(file, `host: ${t.host.replace('tcp://', 'https://')}\nrate_limit: 0\nca_cert: ${block(t.caCert)}client_cert: ${block(t.clientCert)}client_key: ${block(t.clientKey)}`);
@@ -169,7 +169,7 @@ describe('PEM text and contexts among the sources', () => {
   });
 
   it('DOCKER_CONNECTOR_CONTEXT beats the config file; the file beats DOCKER_CONTEXT', async () => {
-    const [old, neu] = [engines().find((e) => e.name === 'old')!, engines().find((e) => e.name === 'new')!];
+    const [old, neu] = [harness().engines.find((e) => e.name === 'old')!, harness().engines.find((e) => e.name === 'new')!];
     const dockerConfig = join(dir, 'docker-config');
     for (const e of [old, neu]) {
       execFileSync('docker', ['context', 'create', `ctx-${e.name}`, '--docker', `host=${e.host}`], { env: { PATH: process.env.PATH ?? '', DOCKER_CONFIG: dockerConfig }, stdio: 'ignore' });

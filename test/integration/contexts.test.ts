@@ -18,9 +18,10 @@ import { engines, harness, type HarnessEngine } from '../support/harness.js';
 
 let dir: string;
 let dockerConfig: string;
-const oldEngine = () => engines().find((e) => e.name === 'old') as HarnessEngine;
-const newEngine = () => engines().find((e) => e.name === 'new') as HarnessEngine;
-const tlsEngine = () => engines().find((e) => e.name === harness().tls.engine) as HarnessEngine;
+// All the harness' Engines, also when a run is limited to one (DC_ENGINES): each case names the one it needs.
+const oldEngine = () => harness().engines.find((e) => e.name === 'old') as HarnessEngine;
+const newEngine = () => harness().engines.find((e) => e.name === 'new') as HarnessEngine;
+const tlsEngine = () => harness().engines.find((e) => e.name === harness().tls.engine) as HarnessEngine;
 const tlsHost = () => harness().tls.host;
 const SSH_HOST = 'ssh://dc-user@127.0.0.1:2299';
 

@@ -154,7 +154,8 @@ describe.each(engines())('plan-bound calls on Engine $name (API $apiVersion)', (
     const planId = await make();
     await refused('prune_networks', { filters, plan_id: planId }, /made by prune_containers/);
     await refused('prune_containers', { filters: { label: [FILE_LABEL] }, plan_id: planId }, /other parameters/);
-    const other = engines().find((e) => e.name !== engine.name)!;
+    // The other Engine of the harness, also when this run is limited to one (DC_ENGINES).
+    const other = harness().engines.find((e) => e.name !== engine.name)!;
     const foreign = await runCli(['run', 'prune_containers', '--host', other.host, '--params', JSON.stringify({ filters, plan_id: planId })], { XDG_STATE_HOME: state });
     expect(foreign.code).toBe(2);
     expect(foreign.stderr).toMatch(/another Engine endpoint/);

@@ -18,10 +18,16 @@ export function readRecords(dir: string): ResultRecord[] {
     );
 }
 
+/** The Engines this run tests: both, or those DC_ENGINES names (.ci/run's Node 24 run tests the new one only). */
+export function runEngines(env: NodeJS.ProcessEnv = process.env): readonly string[] {
+  const wanted = env.DC_ENGINES?.split(',').map((s) => s.trim()).filter(Boolean);
+  return wanted?.length ? ENGINES.filter((e) => wanted.includes(e)) : ENGINES;
+}
+
 /** The (operation, Engine) pairs no record proves, in catalogue order. */
-export function missingPairs(operations: readonly string[], records: readonly ResultRecord[]): string[] {
+export function missingPairs(operations: readonly string[], records: readonly ResultRecord[], engines: readonly string[] = ENGINES): string[] {
   const proven = new Set(records.filter((r) => r.ok).map((r) => `${r.operation} on ${r.engine}`));
-  return operations.flatMap((op) => ENGINES.map((e) => `${op} on ${e}`)).filter((pair) => !proven.has(pair));
+  return operations.flatMap((op) => engines.map((e) => `${op} on ${e}`)).filter((pair) => !proven.has(pair));
 }
 
 /** Results validated per Engine (and per surface), for the report. */
