@@ -143,7 +143,7 @@ describe('HTTP service under abuse', () => {
         const byKind = counts.get(kind.name) ?? new Map<number | string, number>();
         counts.set(kind.name, byKind);
         byKind.set(outcome, (byKind.get(outcome) ?? 0) + 1);
-        if (i % 2500 === 2499) memory.push({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
+        if (i % 250 === 249) memory.push({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
       }
     };
     const started = performance.now();
@@ -162,8 +162,13 @@ describe('HTTP service under abuse', () => {
     legitMs.sort((a, b) => a - b);
     const p99 = legitMs[Math.floor(legitMs.length * 0.99)]!;
     expect(p99).toBeLessThan(2000);
-    // Memory stays flat: from the first quarter to the end, little growth.
-    const growth = { rss: memory.at(-1)!.rss - memory[0]!.rss, heap: memory.at(-1)!.heap - memory[0]!.heap };
+    // Memory stays flat: from the first quarter to the last, little growth. Each quarter is taken at its
+    // floor (the lowest of its samples): a single sample lands anywhere on the collector's sawtooth, whose
+    // height depends on the Node version's heuristics, not on what the service keeps.
+    const quarter = Math.max(1, Math.floor(memory.length / 4));
+    const floor = (xs: typeof memory, key: 'rss' | 'heap') => Math.min(...xs.map((m) => m[key]));
+    const [first, last] = [memory.slice(0, quarter), memory.slice(-quarter)];
+    const growth = { rss: floor(last, 'rss') - floor(first, 'rss'), heap: floor(last, 'heap') - floor(first, 'heap') };
     expect(growth.heap, `heap grew ${mb(growth.heap)} MB`).toBeLessThan(64 * 1024 * 1024);
     expect(growth.rss, `rss grew ${mb(growth.rss)} MB`).toBeLessThan(128 * 1024 * 1024);
     // The audit log recorded the calls that reached an operation (and holds no key).
