@@ -103,6 +103,20 @@ const updateResult = z.strictObject({
 
 /* ---------------- list / inspect ---------------- */
 
+/** Spec parameters create_service sets and update_service replaces whole when named. */
+const replacedSpecFields = {
+  networks: specFields.networks.optional(),
+  publish: specFields.publish.optional(),
+  mounts: specFields.mounts.optional(),
+  secrets: specFields.secrets.optional(),
+  configs: specFields.configs.optional(),
+  constraints: specFields.constraints.optional(),
+  resources: specFields.resources.optional(),
+  restart_policy: specFields.restart_policy.optional(),
+  update_config: specFields.update_config.optional(),
+  endpoint_mode: specFields.endpoint_mode.optional(),
+};
+
 export const listServices = defineOperation({
   name: 'list_services',
   category: 'swarm',
@@ -165,16 +179,7 @@ export const createService = defineOperation({
       env: envParam.optional().describe('Environment of the tasks: {"KEY": "value"}'),
       labels: labelsParam.optional().describe('Service labels: {"key": "value"}'),
       container_labels: labelsParam.optional().describe("Labels of the tasks' containers"),
-      networks: specFields.networks.optional(),
-      publish: specFields.publish.optional(),
-      mounts: specFields.mounts.optional(),
-      secrets: specFields.secrets.optional(),
-      configs: specFields.configs.optional(),
-      constraints: specFields.constraints.optional(),
-      resources: specFields.resources.optional(),
-      restart_policy: specFields.restart_policy.optional(),
-      update_config: specFields.update_config.optional(),
-      endpoint_mode: specFields.endpoint_mode.optional(),
+      ...replacedSpecFields,
       spec: rawSpecParam.optional(),
     })
     .strict()
@@ -238,16 +243,7 @@ export const updateService = defineOperation({
       labels_remove: z.array(z.string().min(1)).optional().describe('Service label keys to drop'),
       container_labels: labelsParam.optional().describe("Labels of the tasks' containers to add or replace"),
       container_labels_remove: z.array(z.string().min(1)).optional().describe("Container label keys to drop"),
-      networks: specFields.networks.optional(),
-      publish: specFields.publish.optional(),
-      mounts: specFields.mounts.optional(),
-      secrets: specFields.secrets.optional(),
-      configs: specFields.configs.optional(),
-      constraints: specFields.constraints.optional(),
-      resources: specFields.resources.optional(),
-      restart_policy: specFields.restart_policy.optional(),
-      update_config: specFields.update_config.optional(),
-      endpoint_mode: specFields.endpoint_mode.optional(),
+      ...replacedSpecFields,
       resolve_image: specFields.resolve_image,
       force: z.boolean().default(false).describe('Redeploy the tasks even if nothing else changes'),
       spec: rawSpecParam.optional(),

@@ -17,11 +17,16 @@ const commonSpec = {
   Templating: driver.nullable().optional().describe('Templating driver, when the payload is a template'),
 };
 
-export const secret = z.object({
-  ID: z.string().describe('Secret id'),
+/** Version and times, as every Swarm object carries them. */
+const objectMeta = {
   Version: objectVersion.optional(),
   CreatedAt: z.string().optional().describe('Creation time, RFC 3339'),
   UpdatedAt: z.string().optional().describe('Last update time, RFC 3339'),
+};
+
+export const secret = z.object({
+  ID: z.string().describe('Secret id'),
+  ...objectMeta,
   Spec: z
     .object({
       ...commonSpec,
@@ -33,9 +38,7 @@ export type Secret = z.output<typeof secret>;
 
 export const config = z.object({
   ID: z.string().describe('Config id'),
-  Version: objectVersion.optional(),
-  CreatedAt: z.string().optional().describe('Creation time, RFC 3339'),
-  UpdatedAt: z.string().optional().describe('Last update time, RFC 3339'),
+  ...objectMeta,
   Spec: z
     .object({
       ...commonSpec,
