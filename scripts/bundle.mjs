@@ -35,7 +35,7 @@ await build({
   minifySyntax: true,
   minifyWhitespace: true,
   legalComments: 'none',
-  external: ['fastify', '@fastify/*', '@modelcontextprotocol/sdk', '@modelcontextprotocol/sdk/*', 'pino', 'undici', 'undici/*'],
+  external: ['ioredis', 'prom-client', 'rate-limiter-flexible', 'fastify', '@fastify/*', '@modelcontextprotocol/sdk', '@modelcontextprotocol/sdk/*', 'pino', 'undici', 'undici/*'],
   // Some bundled CommonJS packages call require(); in an ES module it has to be made.
   banner: { js: "import { createRequire as __dcCreateRequire } from 'node:module'; const require = __dcCreateRequire(import.meta.url);" },
   logLevel: 'warning',

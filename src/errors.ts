@@ -28,6 +28,8 @@ export interface ConnectorErrorOptions {
   /** HTTP status the Engine (or a proxy in front of it) answered, if any. */
   status?: number;
   operation?: string;
+  /** The named endpoint (config file `endpoints`) the error came from, when the connector has several. */
+  endpoint?: string;
   /** True when sending the same request again may succeed and cannot do harm. */
   retryable?: boolean;
   /** Set when a write may or may not have taken effect (timeout or reset after sending). */
@@ -40,6 +42,8 @@ export class ConnectorError extends Error {
   readonly code: ErrorCode;
   readonly status: number | undefined;
   operation: string | undefined;
+  /** The named endpoint the error came from (set by the connector when it routes a call to one). */
+  endpoint: string | undefined;
   readonly retryable: boolean;
   readonly outcomeUnknown: boolean;
   readonly details: Record<string, unknown> | undefined;
@@ -50,6 +54,7 @@ export class ConnectorError extends Error {
     this.code = code;
     this.status = options.status;
     this.operation = options.operation;
+    this.endpoint = options.endpoint;
     this.retryable = options.retryable ?? false;
     this.outcomeUnknown = options.outcomeUnknown ?? false;
     this.details = options.details;
@@ -58,6 +63,7 @@ export class ConnectorError extends Error {
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { code: this.code, status: this.status ?? null, message: this.message };
     if (this.operation) out.operation = this.operation;
+    if (this.endpoint) out.endpoint = this.endpoint;
     out.retryable = this.retryable;
     if (this.outcomeUnknown) out.outcome_unknown = true;
     if (this.details) out.details = this.details;

@@ -20,6 +20,7 @@ import { ConnectorError } from './errors.js';
 import type { OperationContext, OperationDefinition, PlanItem } from './operations/define.js';
 import { PLAN_TTL_MS } from './operations/shared/plan.js';
 import { canonicalParams as canonical } from './operations/parameter-schema.js';
+import { KEY_PREFIX, openStateStore, stateStoreSettingsOf, type StateStore } from './state-store.js';
 
 /**
  * Where plans wait between the dry run and the real call: opaque text under
@@ -42,9 +43,54 @@ export function defaultPlansDir(env: NodeJS.ProcessEnv): string {
   return path.join(state, 'docker-connector', 'plans');
 }
 
-/** The store a connector uses unless it is given one: files under `plans_dir` (or the default folder). */
-export function planStoreFor(config: Pick<ConnectorConfig, 'plans_dir'>, env: NodeJS.ProcessEnv): PlanStore {
+/**
+ * The store a connector uses unless it is given one: the shared state store
+ * when `state_store` is set (never files as a fallback: a replica that kept
+ * plans to itself would answer "no such plan" on the others), else files
+ * under `plans_dir` (or the default folder).
+ */
+export function planStoreFor(config: Pick<ConnectorConfig, 'plans_dir' | 'state_store' | 'state_store_ca_cert'>, env: NodeJS.ProcessEnv): PlanStore {
+  const shared = stateStoreSettingsOf(config);
+  if (shared) return new RedisPlanStore(() => openStateStore(shared)!);
   return new FilePlanStore(config.plans_dir ?? defaultPlansDir(env));
+}
+
+/**
+ * Plans in the state store: `SET key value PX ttl`, `GET`, `DEL`. A store
+ * that cannot be reached fails the call closed (UNAVAILABLE naming it).
+ */
+export class RedisPlanStore implements PlanStore {
+  constructor(private readonly open: () => Promise<StateStore>) {}
+
+  async put(key: string, value: string, ttlMs: number): Promise<void> {
+    const store = await this.open();
+    try {
+      await store.run(() => store.client.set(redisKey(key), value, 'PX', ttlMs));
+    } catch (err) {
+      throw store.unavailable('the dry run\'s plan cannot be kept, so no plan_id is given; retry when it is back', err);
+    }
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const store = await this.open();
+    try {
+      return (await store.run(() => store.client.get(redisKey(key)))) ?? undefined;
+    } catch (err) {
+      throw store.unavailable('the plan cannot be read, so the plan-bound call is refused (nothing was done); retry when it is back', err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const store = await this.open();
+    // The call it was used for has already acted: failing it now would misreport what happened. A plan
+    // left behind names items that are gone, which a second use skips; it expires with its PX.
+    await store.run(() => store.client.del(redisKey(key))).catch(() => {});
+  }
+}
+
+function redisKey(key: string): string {
+  if (!KEY.test(key)) throw new ConnectorError('INVALID_PARAMS', 'Invalid parameter plan_id: not a plan id', { details: { parameters: ['plan_id'] } });
+  return `${KEY_PREFIX}plan:${key}`;
 }
 
 /**

@@ -11,11 +11,14 @@ import { listOperations, type OperationDefinition, type Safety } from '../operat
  * Nothing here talks to the Engine; every check runs before a call is made.
  */
 
-export const SCOPES = ['read', 'write', 'admin'] as const;
+export const SCOPES = ['read', 'write', 'admin', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** The highest safety class each scope may run; scopes are cumulative (write includes read). */
-const SCOPE_RANK: Record<Scope, number> = { read: 0, write: 1, admin: 2 };
+/**
+ * The highest safety class each scope may run; scopes are cumulative (write includes read).
+ * `metrics` runs no operation: it only reads the service's /metrics.
+ */
+const SCOPE_RANK: Record<Scope, number> = { read: 0, write: 1, admin: 2, metrics: -1 };
 const SAFETY_RANK: Record<Safety, number> = { read: 0, write: 1, destructive: 2 };
 const SCOPE_FOR_SAFETY: Record<Safety, Scope> = { read: 'read', write: 'write', destructive: 'admin' };
 
@@ -33,7 +36,10 @@ const apiKeySchema = z
       .regex(/^[0-9a-fA-F]{64}$/, 'expected the hex SHA-256 of the key (64 hex digits)')
       .optional()
       .describe('Hex SHA-256 of the key, so the config file need not hold the key itself'),
-    scopes: z.array(z.enum(SCOPES)).min(1).describe('read runs read operations, write adds write ones, admin adds destructive ones'),
+    scopes: z
+      .array(z.enum(SCOPES))
+      .min(1)
+      .describe('read runs read operations, write adds write ones, admin adds destructive ones (and may read /metrics); metrics reads the service\'s /metrics and runs no operation'),
   })
   .strict()
   .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), 'give exactly one of key or key_sha256');
@@ -157,6 +163,15 @@ export function requiredScope(op: Pick<OperationDefinition, 'safety'>): Scope {
 export function scopesAllow(scopes: readonly Scope[], safety: Safety): boolean {
   const best = Math.max(-1, ...scopes.map((s) => SCOPE_RANK[s]));
   return best >= SAFETY_RANK[safety];
+}
+
+/**
+ * True when the scopes may read the service's /metrics: the `metrics` scope, or `admin`
+ * (whoever may run destructive operations may see call counts; read and write keys may not,
+ * since the metrics show every caller's activity, not only their own).
+ */
+export function scopesAllowMetrics(scopes: readonly Scope[]): boolean {
+  return scopes.includes('metrics') || scopes.includes('admin');
 }
 
 /* ------------------------- local file parameters ------------------------- */

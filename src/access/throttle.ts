@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { systemClock, TokenBucket, type Clock } from '../engine/rate-limiter.js';
 import { ConnectorError } from '../errors.js';
+import { KEY_PREFIX, type StateStore } from '../state-store.js';
 import type { KeyStore, Principal } from './policy.js';
 
 /**
@@ -114,6 +115,102 @@ export class AuthFailureLimiter {
     for (const k of this.buckets.keys()) {
       if (this.buckets.size < MAX_TRACKED) break;
       this.buckets.delete(k);
+    }
+  }
+}
+
+/* ---------------- shared by replicas (state_store) ---------------- */
+
+/**
+ * A window limiter's shape for a token bucket of `perMinute` with `burst`:
+ * `points` requests per `seconds` window, the same average rate, at most
+ * `burst` at once (more when a second's worth exceeds it). Over any minute
+ * that lets through at most perMinute + points, like the bucket's
+ * perMinute + burst. Windows are whole seconds (Redis EX).
+ */
+export function windowFor(perMinute: number, burst: number): { points: number; seconds: number } {
+  const seconds = Math.max(1, Math.ceil((60 * burst) / perMinute));
+  return { points: Math.max(burst, Math.floor((perMinute * seconds) / 60)), seconds };
+}
+
+interface Limiter {
+  consume(key: string, points?: number): Promise<{ msBeforeNext: number; consumedPoints: number }>;
+  get(key: string): Promise<{ msBeforeNext: number; consumedPoints: number } | null>;
+}
+
+/** A refusal of rate-limiter-flexible (over the limit), as opposed to an error of the store. */
+function overLimit(err: unknown): err is { msBeforeNext: number } {
+  return typeof err === 'object' && err !== null && !(err instanceof Error) && typeof (err as { msBeforeNext?: unknown }).msBeforeNext === 'number';
+}
+
+/**
+ * The per-key rate limit and the failed-auth counters in the state store, so
+ * replicas behind one load balancer hold one limit together. Built on
+ * rate-limiter-flexible (loaded only here). While the store is lost each
+ * replica falls back to its own in-memory limiter (the insurance limiter):
+ * limits keep holding per replica, and /v1/health says so.
+ */
+export class SharedLimiters {
+  private constructor(
+    private readonly store: StateStore,
+    private readonly perMinute: number,
+    private readonly authPerMinute: number,
+    private readonly requests: Limiter | undefined,
+    private readonly failures: Limiter | undefined,
+  ) {}
+
+  static async create(store: StateStore, o: { prefix: string; perMinute: number; burst: number; authFailuresPerMinute: number }): Promise<SharedLimiters> {
+    const { RateLimiterRedis, RateLimiterMemory } = await import('rate-limiter-flexible');
+    const make = (name: string, points: number, seconds: number): Limiter => {
+      const keyPrefix = `${KEY_PREFIX}${o.prefix}:${name}`;
+      return new RateLimiterRedis({
+        storeClient: store.client,
+        keyPrefix,
+        points,
+        duration: seconds,
+        insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration: seconds }),
+      }) as unknown as Limiter;
+    };
+    const w = o.perMinute > 0 ? windowFor(o.perMinute, o.burst) : undefined;
+    return new SharedLimiters(
+      store,
+      o.perMinute,
+      o.authFailuresPerMinute,
+      w ? make('requests', w.points, w.seconds) : undefined,
+      o.authFailuresPerMinute > 0 ? make('auth-failures', o.authFailuresPerMinute, 60) : undefined,
+    );
+  }
+
+  /** Whether the limits hold only per replica now (the store is lost). */
+  get degraded(): boolean {
+    return !this.store.reachable;
+  }
+
+  /** Takes a request from the key's allowance, or throws RATE_LIMITED saying how long to wait. */
+  async take(keyId: string): Promise<void> {
+    if (!this.requests) return;
+    try {
+      await this.requests.consume(keyId);
+    } catch (err) {
+      if (overLimit(err)) throw rateLimited(`Rate limit of ${this.perMinute} requests/min for API key "${keyId}" reached; retry in {s} s`, err.msBeforeNext);
+      // Neither Redis nor the insurance limiter answered: keep serving.
+    }
+  }
+
+  /** Authenticates as AuthFailureLimiter.authenticate does, with the counters shared. */
+  async authenticate(keys: KeyStore, authorization: string | undefined, client: string | null | undefined): Promise<Principal> {
+    const key = this.failures && client ? clientBucketKey(client) : undefined;
+    if (key) {
+      const used = await this.failures!.get(key).catch(() => null);
+      if (used && used.consumedPoints >= this.authPerMinute) {
+        throw rateLimited(`Too many failed authentications from this address (limit ${this.authPerMinute}/min); retry in {s} s`, used.msBeforeNext);
+      }
+    }
+    try {
+      return keys.authenticate(authorization);
+    } catch (err) {
+      if (authorization && key) await this.failures!.consume(key).catch(() => {});
+      throw err;
     }
   }
 }

@@ -11,6 +11,7 @@ import { PACKAGE_VERSION } from '../package-info.js';
 import { isOperationName, loadOperation } from '../operations/catalogue.js';
 import { parameterSchema } from '../operations/parameter-schema.js';
 import { createProgressRenderer } from './progress.js';
+import { checkHuntSelection, endpointNote, endpointsTable, parseEndpointOption, someEndpointFailed, someEndpointUnhealthy } from './endpoints.js';
 
 /** Exit codes are a contract: 0 success, 1 the operation failed, 2 bad usage or parameters. */
 export const EXIT_OK = 0;
@@ -78,6 +79,8 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 interface RunOptions {
+  /** --endpoint: one name, "a,b" or "all" (src/cli/endpoints.ts). */
+  endpoint?: string;
   params?: string;
   paramsFile?: string;
   param: string[];
@@ -98,6 +101,7 @@ export function parseRunLine(argv: string[]): { name: string; opts: Record<strin
     params: { type: 'string' },
     'params-file': { type: 'string' },
     param: { type: 'string', short: 'p', multiple: true },
+    endpoint: { type: 'string' },
     'verify-ssl': { type: 'boolean' },
     'no-verify-ssl': { type: 'boolean' },
     'tls-verify': { type: 'boolean' },
@@ -137,6 +141,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       onWarning: (message) => io.stderr.write(`${json({ warning: { code: 'DOCKER_ENV_IGNORED', message } }, false)}\n`),
     });
     secrets = secretValues(connector.config as unknown as Record<string, unknown>);
+    // Each named endpoint has its own credentials: none of them may reach the output either.
+    for (const member of connector.endpointConnectors.values()) if (member !== connector) secrets.push(...secretValues(member.config as unknown as Record<string, unknown>));
     return connector;
   };
   const connect = (cmd: Command): DockerConnector => connectWith(cmd.optsWithGlobals() as Record<string, unknown>);
@@ -154,11 +160,13 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   const runOperation = async (name: string, opts: RunOptions, connectOpts: Record<string, unknown>): Promise<void> => {
     try {
       if (!isOperationName(name)) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; run "docker-connector operations" for the list`);
+      const choice = parseEndpointOption(opts.endpoint);
       let params: Record<string, unknown> = {};
       if (opts.paramsFile) params = parseJsonObject(readFileSync(opts.paramsFile === '-' ? 0 : opts.paramsFile, 'utf8'), '--params-file');
       if (opts.params) params = { ...params, ...parseJsonObject(opts.params, '--params') };
+      // The connector loads the operation's family anyway: reading its definition here costs nothing more.
+      const op = await loadOperation(name);
       if (opts.param.length > 0) {
-        const op = await loadOperation(name);
         const props = (op ? (parameterSchema(op).properties ?? {}) : {}) as Parameters<typeof coerceParam>[0];
         for (const kv of opts.param) {
           const eq = kv.indexOf('=');
@@ -167,10 +175,21 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         }
       }
       const c = connectWith(connectOpts);
-      const onProgress = io.stderr.isTTY ? createProgressRenderer(io.stderr) : undefined;
-      const result = await c.executeDynamic(name, params, { onProgress: onProgress?.update });
-      onProgress?.done();
+      // A hunt searches several endpoints by itself (every one unless narrowed); other fan-outs answer {results, errors}.
+      const across = op?.acrossEndpoints === true || choice.kind === 'several';
+      if (op?.acrossEndpoints) checkHuntSelection(op, params, choice);
+      let result: unknown;
+      if (across) {
+        result = await c.executeAcross(name, params, choice.kind === 'one' ? { endpoints: [choice.name] } : choice.kind === 'several' ? { endpoints: choice.selection } : {});
+      } else {
+        // Progress is drawn for one Engine's pull or build; a fan-out (read operations only) has none to draw.
+        const onProgress = io.stderr.isTTY ? createProgressRenderer(io.stderr) : undefined;
+        result = await c.executeDynamic(name, params, { onProgress: onProgress?.update, ...(choice.kind === 'one' ? { endpoint: choice.name } : {}) });
+        onProgress?.done();
+      }
       io.stdout.write(`${scrubText(json(result, pretty), secrets)}\n`);
+      // A fan-out prints every endpoint's answer; an endpoint that failed makes the exit code 1.
+      if (across && someEndpointFailed(result)) exitCode = EXIT_FAILED;
     } catch (err) {
       fail(err, name);
     }
@@ -226,7 +245,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     .option('--json', 'print the manifest entry (parameter and result schemas)')
     .action(async (name: string, opts: { json?: boolean }) => {
       try {
-        const [{ buildManifest }, { describePage, closeNames }] = await Promise.all([import('../manifest.js'), import('./describe.js')]);
+        const [{ buildManifest }, { describePage, closeNames, wrap }] = await Promise.all([import('../manifest.js'), import('./describe.js')]);
         const ops = buildManifest().operations;
         const op = ops.find((o) => o.name === name);
         if (!op) {
@@ -234,7 +253,12 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
           const hint = close.length ? `; did you mean ${close.join(', ')}?` : '';
           throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"${hint} ("docker-connector operations" lists them all)`);
         }
-        io.stdout.write(opts.json ? `${json(op, pretty)}\n` : describePage(op));
+        if (opts.json) {
+          io.stdout.write(`${json(op, pretty)}\n`);
+          return;
+        }
+        const definition = await loadOperation(name);
+        io.stdout.write(`${describePage(op)}${definition ? `\nENDPOINTS\n${wrap(endpointNote(definition), '  ').join('\n')}\n` : ''}`);
       } catch (err) {
         fail(err);
       }
@@ -270,10 +294,19 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
 
   program
     .command('health')
-    .description('Check the Engine: exit 0 when it answers, 1 when not')
-    .action(async (_opts, cmd: Command) => {
+    .description('Check the Engine: exit 0 when it answers, 1 when not; --endpoint a,b or all checks several (exit 1 when any does not answer)')
+    .option('--endpoint <name>', 'the named endpoint to check (default: default_endpoint); a,b or all: several, answered as {results, errors}')
+    .action(async (opts: { endpoint?: string }, cmd: Command) => {
       try {
-        const result = await connect(cmd).health();
+        const choice = parseEndpointOption(opts.endpoint);
+        const c = connect(cmd);
+        if (choice.kind === 'several') {
+          const answer = (await c.executeAcross('health', {}, { endpoints: choice.selection })) as Parameters<typeof someEndpointUnhealthy>[0];
+          io.stdout.write(`${scrubText(json(answer, pretty), secrets)}\n`);
+          exitCode = someEndpointUnhealthy(answer) ? EXIT_FAILED : EXIT_OK;
+          return;
+        }
+        const result = await c.health(choice.kind === 'one' ? choice.name : undefined);
         io.stdout.write(`${scrubText(json(result, pretty), secrets)}\n`);
         exitCode = result.reachable ? EXIT_OK : EXIT_FAILED;
       } catch (err) {
@@ -282,12 +315,26 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     });
 
   program
+    .command('endpoints')
+    .description("List the named endpoints (config file's endpoints map): reachable, Engine and API version, address, default marked; exit 0 even with some unreachable")
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      try {
+        const rows = await connect(cmd).listEndpoints();
+        io.stdout.write(scrubText(opts.json ? `${json(rows, pretty)}\n` : endpointsTable(rows), secrets));
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
     .command('run')
-    .description('Run an operation; the result is JSON on stdout')
+    .description('Run an operation; the result is JSON on stdout (--endpoint: a named endpoint, or a,b / all for several)')
     .argument('<operation>', 'operation name (see "operations")')
     .option('--params <json>', 'parameters as a JSON object')
     .option('--params-file <file>', 'parameters from a JSON file ("-" for stdin)')
     .option('-p, --param <key=value>', 'one parameter; repeatable (values are read as JSON unless the parameter is a string)', collect, [])
+    .option('--endpoint <name>', "the named endpoint (config file's endpoints map) to run on (default: default_endpoint); a,b or all: a read operation on several, printed as {results, errors}, exit 1 when any endpoint failed")
     .action(async (name: string, opts: RunOptions, cmd: Command) => runOperation(name, opts, cmd.optsWithGlobals() as Record<string, unknown>));
 
   // The service surfaces load fastify or the MCP SDK: register them only when

@@ -21,6 +21,7 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   allowedHost?: string[];
+  metricsListen?: string;
 }
 
 /** Repeatable option: each use adds a value. */
@@ -56,6 +57,7 @@ export function registerServe(program: Command, helpers: ServeHelpers): Command 
     .option('--audit-log <dest>', 'audit log destination: stdout (default), stderr, off, or a file path')
     .option('--tls-cert <file>', 'PEM certificate to serve HTTPS with (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--metrics-listen <host:port>', 'also serve GET /metrics, without an API key, on this loopback address (or service.metrics_listen)')
     .option('--allowed-host <name>', 'a host name clients use to reach the service besides loopback names and the listen address (repeat for more; replaces service.allowed_hosts)', collect)
     .action(async (flags: ServeFlags, cmd: Command) => {
       const status = (event: string, fields: Record<string, unknown> = {}) => helpers.io.stderr.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -70,13 +72,14 @@ export function registerServe(program: Command, helpers: ServeHelpers): Command 
             tls_cert: flags.tlsCert,
             tls_key: flags.tlsKey,
             allowed_hosts: flags.allowedHost,
+            metrics_listen: flags.metricsListen,
             read_only: flags.readOnly,
             audit_log: flags.auditLog,
             no_auth: !flags.auth,
           },
         });
         const url = await service.listen();
-        status('listening', { url, endpoints: [...service.endpoints.keys()], auth: service.authRequired, audit_log: service.audit.destination });
+        status('listening', { url, endpoints: [...service.endpoints.keys()], auth: service.authRequired, audit_log: service.audit.destination, ...(service.metricsUrl ? { metrics_url: service.metricsUrl } : {}) });
         const signal = await (helpers.stopSignal ?? nextSignal)();
         status('stopping', { signal, shutdown_timeout: service.settings.shutdown_timeout });
         // A second signal while draining: cancel what is still running.

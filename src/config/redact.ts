@@ -43,7 +43,16 @@ export function registerSecrets(values: Iterable<string>): void {
   for (const v of values) if (v.length >= MIN_SECRET_LENGTH) registeredSecrets.add(v);
 }
 
-function redactString(text: string): string {
+/** `scheme://user:password@…`: the password part of a URL's userinfo (a state_store's Redis URL). */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#]*:)([^\s@/?#]+)@/gi;
+
+/** A URL with its userinfo password replaced; the user name and address stay readable. */
+export function redactUrlPassword(text: string): string {
+  return text.includes('://') ? text.replace(URL_PASSWORD, `$1${REDACTED}@`) : text;
+}
+
+function redactString(raw: string): string {
+  const text = redactUrlPassword(raw);
   const m = NAMED_ENTRY.exec(text);
   if (m && isSecretKey(m[1]!) && text.length > m[0].length) return `${m[0]}${REDACTED}`;
   return registeredSecrets.size === 0 ? text : scrubText(text, registeredSecrets);
@@ -113,6 +122,19 @@ export function secretValues(config: Record<string, unknown>): string[] {
   for (const f of SECRET_TEXT_FIELDS) {
     const v = config[f];
     if (typeof v === 'string' && v.includes('-----BEGIN')) values.push(v);
+  }
+  // The password inside a state_store URL, as written and decoded.
+  const store = config.state_store;
+  if (typeof store === 'string') {
+    const m = /^[a-z]+:\/\/[^\s:@/?#]*:([^\s@/?#]+)@/i.exec(store);
+    if (m) {
+      values.push(m[1]!);
+      try {
+        values.push(decodeURIComponent(m[1]!));
+      } catch {
+        // not percent-encoded text: the raw value is already listed
+      }
+    }
   }
   const user = config.username;
   const pass = config.password;

@@ -113,12 +113,24 @@ export const configSchema = endpointSchema
   .extend({
     evidence_before_destroy: evidenceBeforeDestroy,
     guardrails: guardrailsField,
+    default_endpoint: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('With named endpoints (the config file\'s endpoints map): the one calls go to when they name none (default: the first)'),
+    fan_out_concurrency: z.number().int().min(1).max(256).default(8).describe('With named endpoints: how many endpoints a fan-out (endpoint a,b or all) or a hunt asks at once'),
     log_level: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('silent').describe('Log level of the JSON logs on stderr'),
     plans_dir: z
       .string()
       .min(1)
       .optional()
       .describe('Folder the plans of destructive dry runs are kept in until their real call (default $XDG_STATE_HOME/docker-connector/plans, else ~/.local/state/docker-connector/plans); kept private (0700)'),
+    state_store: z
+      .string()
+      .regex(/^rediss?:\/\/[^/?#]+(\/\d{0,5})?$/, 'expected redis://[:password@]host:port/db or rediss://… (TLS)')
+      .optional()
+      .describe('Redis several service or MCP replicas share their state in (per-key rate limits, failed-auth counters, confirmations, plans): redis://[:password@]host:port/db, rediss://… for TLS; the password is secret'),
+    state_store_ca_cert: pemPathOrText('certificate').optional().describe('rediss:// state_store: CA certificate the Redis server is verified against (a PEM file path or the PEM text itself; default: the system CAs)'),
   })
   .strict();
 

@@ -18,6 +18,7 @@ import { compareVersions } from './version.js';
 import { UndiciTransport, type BufferedAnswer } from './transport-undici.js';
 import { MAX_BODY_BYTES } from './caps.js';
 import type { Logger } from '../log.js';
+import type { EngineObserver } from './observer.js';
 import { silentLogger } from '../log.js';
 
 export type { HttpMethod, EngineRequest, EngineUpgradeRequest, EngineResponse, PingInfo } from './request.js';
@@ -50,6 +51,8 @@ export interface EngineClientOptions {
   transport?: EngineTransport;
   /** Largest successful answer read whole (bytes); default MAX_BODY_BYTES. For tests of the cap. */
   maxBodyBytes?: number;
+  /** The connector's name for this Engine, carried by observer events ("default" without named endpoints). */
+  endpointName?: string;
 }
 
 const ERROR_BODY_CAP = 64 * 1024;
@@ -89,6 +92,10 @@ export class EngineClient {
   private readonly debugEnabled: boolean;
   /** Largest successful answer read whole, on either transport. */
   private readonly maxBodyBytes: number;
+  /** The connector's name for this Engine, for observer events. */
+  readonly endpointName: string;
+  /** Receives request, retry and rate-limit events (the service's metrics); set by the surface that counts them. */
+  observer: EngineObserver | undefined;
   /** scrub, bound once. */
   private readonly scrubber = (text: string): string => this.scrub(text);
 
@@ -111,6 +118,7 @@ export class EngineClient {
     if (config.access_token) this.authHeader = `Bearer ${config.access_token}`;
     else if (config.username !== undefined) this.authHeader = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
     this.transport = options.transport ?? 'auto';
+    this.endpointName = options.endpointName ?? 'default';
     this.maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
     if (this.transport === 'undici') this.undici = this.newUndici();
     this.limiter = config.rate_limit > 0 ? new TokenBucket(config.rate_limit, config.rate_limit_burst, this.clock) : undefined;
@@ -226,6 +234,8 @@ export class EngineClient {
       const idleMs = req.idleTimeoutMs ?? this.config.timeout * 1000;
       const deadline = new Deadline(streaming ? idleMs : timeoutMs, streaming ? 'idle' : 'total');
       let connected = false;
+      // Whether this attempt's request event went out (a failure after the status line is not a second request).
+      let reported = false;
       const onConnected = () => (connected = true);
       try {
         // Cancelled before this attempt: nothing is sent, on either transport.
@@ -245,6 +255,10 @@ export class EngineClient {
           );
         }
         const ok = (status >= 200 && status < 300) || (req.okStatuses?.includes(status) ?? false);
+        if (ok && this.observer) {
+          reported = true;
+          this.observeRequest(req, req.method, status, undefined, started);
+        }
         if (!ok) {
           // An undici answer is already capped at ERROR_BODY_CAP bytes.
           const body = buffered ? buffered.body.toString('utf8') : await readCapped(message!, ERROR_BODY_CAP);
@@ -252,6 +266,10 @@ export class EngineClient {
           const retryable = retryableStatus(status, body) && shouldRetry('status', idempotent && !bodyIsStream);
           const contentType = resHeaders['content-type'];
           const err = mapHttpError(status, this.scrub(body), contentType, { operation: req.operation, apiVersion: version, retryable, location: locationOf(resHeaders, this), route: `${req.method} ${req.path}` });
+          if (this.observer) {
+            reported = true;
+            this.observeRequest(req, req.method, status, err.code, started);
+          }
           if (retryable && attempt < maxAttempts) {
             await this.backoff(req, attempt, err);
             continue;
@@ -277,9 +295,11 @@ export class EngineClient {
         if (raw instanceof ConnectorError) {
           // The transports' own errors (an answer over the body cap) do not know the operation.
           raw.operation ??= req.operation;
+          if (this.observer && !reported) this.observeRequest(req, req.method, raw.status, raw.code, started);
           throw raw;
         }
         const err = mapFailure(raw, { method: req.method, operation: req.operation, signal: req.signal, idempotent, connected, deadline }, this.address, this.scrubber);
+        if (this.observer && !reported) this.observeRequest(req, req.method, undefined, err.code, started);
         // The Engine may come back as another version (upgrade, restart): ask again next time.
         if (err.code === 'CONNECTION_FAILED') this.versions.reset();
         if (err.retryable && !bodyIsStream && attempt < maxAttempts) {
@@ -324,8 +344,10 @@ export class EngineClient {
         scrub: this.scrubber,
       });
       log(101);
+      if (this.observer) this.observeRequest(req, method, 101, undefined, started);
       return conn;
     } catch (err) {
+      if (this.observer) this.observeRequest(req, method, err instanceof ConnectorError ? err.status : undefined, err instanceof ConnectorError ? err.code : 'CONNECTION_FAILED', started);
       if (err instanceof ConnectorError && err.status !== undefined) log(err.status);
       else if (err instanceof ConnectorError && err.code === 'CONNECTION_FAILED') this.versions.reset();
       throw err;
@@ -368,18 +390,29 @@ export class EngineClient {
     const maxWait = req.timeoutMs ?? this.config.timeout * 1000;
     const waited = await this.limiter.acquire(
       maxWait,
-      (wait) =>
-        new ConnectorError('RATE_LIMITED', `Rate limit of ${this.config.rate_limit}/min would delay this call ${(wait / 1000).toFixed(1)}s, past its ${maxWait / 1000}s timeout`, {
+      (wait) => {
+        this.observer?.rateLimitWait?.({ endpoint: this.endpointName, operation: req.operation, waitMs: wait, refused: true });
+        return new ConnectorError('RATE_LIMITED', `Rate limit of ${this.config.rate_limit}/min would delay this call ${(wait / 1000).toFixed(1)}s, past its ${maxWait / 1000}s timeout`, {
           operation: req.operation,
           retryable: true,
-        }),
+        });
+      },
       req.signal,
     );
-    if (waited > 0) this.logger.warn({ operation: req.operation, waited_ms: Math.round(waited) }, 'rate limit wait');
+    if (waited > 0) {
+      this.logger.warn({ operation: req.operation, waited_ms: Math.round(waited) }, 'rate limit wait');
+      this.observer?.rateLimitWait?.({ endpoint: this.endpointName, operation: req.operation, waitMs: waited, refused: false });
+    }
+  }
+
+  /** One finished Engine request, to the observer (only called when there is one). */
+  private observeRequest(req: { operation?: string }, method: string, status: number | undefined, code: string | undefined, started: number): void {
+    this.observer?.request?.({ endpoint: this.endpointName, operation: req.operation, method, status, code, durationMs: performance.now() - started });
   }
 
   private async backoff(req: EngineRequest, attempt: number, err: ConnectorError): Promise<void> {
     const delay = backoffDelay(attempt, this.config.retry_delay, this.random);
+    this.observer?.retry?.({ endpoint: this.endpointName, operation: req.operation, code: err.code, status: err.status });
     this.logger.warn({ operation: req.operation, attempt, delay_ms: Math.round(delay), code: err.code, reason: err.message }, 'retrying engine request');
     await this.clock.sleep(delay, req.signal);
   }

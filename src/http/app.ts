@@ -11,16 +11,20 @@ import { auditResultFields, type AuditEntry, type AuditLog } from '../access/aud
 import { createHostCheck } from '../access/host-check.js';
 import { parseListen } from '../access/listener.js';
 import { scopesAllow, type KeyStore, type Policy, type Principal } from '../access/policy.js';
-import { AuthFailureLimiter, KeyRateLimiter } from '../access/throttle.js';
+import { AuthFailureLimiter, KeyRateLimiter, SharedLimiters } from '../access/throttle.js';
+import { openStateStore, stateStoreAddress, type StateStoreSettings } from '../state-store.js';
 import { DOCS_CSP, renderDocs } from './docs.js';
 import { errorBody, httpStatusFor, withHttpStatus } from './errors.js';
 import { buildOpenApi, OPERATION_PATH_PREFIX } from './openapi.js';
 import { negotiateStream, textToNdjson, wantsStream } from './stream.js';
 import type { ServiceSettings } from './settings.js';
+import type { ServiceMetrics } from './metrics.js';
 
 export interface AppOptions {
   /** Engine endpoints by name, in order: the first is the default. */
   endpoints: ReadonlyMap<string, DockerConnector>;
+  /** The connector the endpoints belong to: fan-out (`?endpoint=a,b`, `?endpoint=all`) and hunts run through it. */
+  fleet?: DockerConnector;
   /** null = authentication off (only allowed on loopback; checked by the caller). */
   keys: KeyStore | null;
   policy: Policy;
@@ -28,7 +32,11 @@ export interface AppOptions {
   settings: ServiceSettings;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: Buffer; key: Buffer };
+  /** The service's metrics: operation calls are counted and GET /metrics served (http/metrics.ts). */
+  metrics?: ServiceMetrics;
   logger?: Logger;
+  /** The Redis replicas share limits in (state_store); without it they live in this process. */
+  stateStore?: StateStoreSettings;
 }
 
 export interface ServiceApp {
@@ -40,6 +48,13 @@ export interface ServiceApp {
 }
 
 const ANONYMOUS: Principal = { id: 'anonymous', scopes: ['admin'] };
+
+/** What a replica that lost its state store does differently, as /v1/health reports it. */
+const STATE_STORE_DEGRADED = [
+  'rate_limits: per replica (in memory) until the state store is back',
+  'auth_failures: counted per replica until the state store is back',
+  'plans: destructive calls with plan_id and dry runs that make plans are refused (UNAVAILABLE)',
+];
 
 /** Why a call's signal fired, so the error can say so. */
 class CallCancelled extends Error {
@@ -69,6 +84,12 @@ export function buildApp(opts: AppOptions): ServiceApp {
   let closing = false;
   const keyLimiter = new KeyRateLimiter(settings.rate_limit, settings.rate_limit_burst);
   const authLimiter = new AuthFailureLimiter(settings.auth_failures_per_minute);
+  // With a state store the limits are shared by the replicas (asynchronous); opened now so the first call does not wait.
+  const stateStore = opts.stateStore ? openStateStore(opts.stateStore) : undefined;
+  const shared = stateStore?.then((store) =>
+    SharedLimiters.create(store, { prefix: 'http', perMinute: settings.rate_limit, burst: settings.rate_limit_burst, authFailuresPerMinute: settings.auth_failures_per_minute }),
+  );
+  shared?.catch(() => {});
   const hostCheck = createHostCheck({ listenHost: parseListen(settings.listen).host, allowedHosts: settings.allowed_hosts });
 
   const app = Fastify({
@@ -223,6 +244,18 @@ export function buildApp(opts: AppOptions): ServiceApp {
         const operation = audited === 'health' ? 'health' : ((req.params as { name?: string }).name ?? null);
         st.audit = { surface: 'http', key_id: null, client: req.ip ?? null, endpoint: null, operation, params: {}, outcome: 'ok', duration_ms: 0, started: performance.now(), recorded: false };
       }
+      if (shared) {
+        // Limits shared through the state store: the one asynchronous path.
+        shared
+          .then(async (limits) => {
+            const principal = keys ? await limits.authenticate(keys, req.headers.authorization, req.ip) : ANONYMOUS;
+            st.principal = principal;
+            if (st.audit) st.audit.key_id = principal.id;
+            await limits.take(principal.id);
+          })
+          .then(() => done(), done);
+        return;
+      }
       // A refusal thrown here goes to the error handler, as from an async hook.
       const principal = keys ? authLimiter.authenticate(keys, req.headers.authorization, req.ip) : ANONYMOUS;
       st.principal = principal;
@@ -267,9 +300,31 @@ export function buildApp(opts: AppOptions): ServiceApp {
     throw new ConnectorError('UNAUTHORIZED', 'Missing API key: send "Authorization: Bearer <key>"');
   };
 
-  const pickEndpoint = (req: FastifyRequest): [string, DockerConnector] => {
+  const fleetOf = (): DockerConnector => {
+    if (!opts.fleet) throw new ConnectorError('INVALID_PARAMS', 'This service was built without its fleet: one endpoint per call', { details: { parameters: ['endpoint'] } });
+    return opts.fleet;
+  };
+
+  /**
+   * The endpoints a call fans out over: `?endpoint=a,b` or `?endpoint=all`
+   * (read operations only: executeAcross refuses the others), or any
+   * `?endpoint=` of a hunt, which fans out by itself (no `?endpoint=` lets
+   * its own `endpoints` parameter decide). undefined = one endpoint.
+   */
+  const fanOutSelection = (req: FastifyRequest, op: OperationDefinition): string | undefined => {
     const q = (req.query as Record<string, unknown>).endpoint;
-    const name = q === undefined || q === '' ? defaultEndpoint : q;
+    if (typeof q !== 'string' || q === '') return undefined;
+    if (!op.acrossEndpoints && !q.includes(',') && q !== 'all') return undefined;
+    const st = states.get(req);
+    if (st?.audit) st.audit.endpoint = q;
+    return q;
+  };
+
+  const pickEndpoint = (req: FastifyRequest, op?: OperationDefinition): [string, DockerConnector] => {
+    const q = (req.query as Record<string, unknown>).endpoint;
+    // A selection of several (a,b / all) is checked by the fan-out; the call's own connector is then the default's.
+    const several = typeof q === 'string' && (q.includes(',') || q === 'all' || op?.acrossEndpoints === true);
+    const name = q === undefined || q === '' || several ? defaultEndpoint : q;
     const connector = typeof name === 'string' ? endpoints.get(name) : undefined;
     if (!connector) {
       throw new ConnectorError('INVALID_PARAMS', `Unknown endpoint ${JSON.stringify(name)}; configured: ${[...endpoints.keys()].join(', ')}`, { details: { parameters: ['endpoint'] } });
@@ -386,6 +441,9 @@ export function buildApp(opts: AppOptions): ServiceApp {
 
   /* ------------------------------ routes ------------------------------ */
 
+  // GET /metrics (keys with the metrics or admin scope) and the hooks that count operation calls.
+  opts.metrics?.install(app, { guard: v1(), principalOf });
+
   app.post<{ Params: { name: string } }>(`${OPERATION_PATH_PREFIX}:name`, v1('operation'), async (req, reply) => {
     const name = req.params.name;
     let call: Call | undefined;
@@ -395,12 +453,19 @@ export function buildApp(opts: AppOptions): ServiceApp {
       const op = getOperation(name);
       if (!op) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown operation "${name}"; GET /v1/operations lists them`, { operation: name });
       policy.authorize(op, principal);
-      const [, connector] = pickEndpoint(req);
+      const [endpointName, member] = pickEndpoint(req, op);
+      // With several endpoints a call goes through the fleet, so its errors name the endpoint they came from.
+      const named = opts.fleet !== undefined && endpoints.size > 1;
+      const connector = named ? opts.fleet! : member;
+      const endpoint = named ? endpointName : undefined;
       const params = req.body ?? {};
 
       if (wantsStream(req.headers.accept)) {
         if (!op.openStream) {
           throw withHttpStatus(new ConnectorError('INVALID_PARAMS', `Operation ${name} has no stream form; ask for application/json`, { operation: name }), 406);
+        }
+        if (fanOutSelection(req, op) !== undefined) {
+          throw withHttpStatus(new ConnectorError('INVALID_PARAMS', `A stream comes from one endpoint: give ?endpoint=<name>, or ask for application/json to fan out`, { operation: name, details: { parameters: ['endpoint'] } }), 406);
         }
         // Negotiated before anything runs: a refused media type must not open an export or a save first.
         const refuse = (type: string) =>
@@ -408,7 +473,7 @@ export function buildApp(opts: AppOptions): ServiceApp {
         if (op.streamContentType && !negotiateStream(req.headers.accept, op.streamContentType)) throw refuse(op.streamContentType);
         policy.checkParams(op, params, 'stream');
         call = new Call(reply, op, true);
-        const { stream, contentType } = await call.run(connector.executeStream(name, params, { signal: call.signal, guardrails: policy.guardrails }), (late) => late.stream.destroy());
+        const { stream, contentType } = await call.run(connector.executeStream(name, params, { signal: call.signal, guardrails: policy.guardrails, endpoint }), (late) => late.stream.destroy());
         // The type actually opened decides (it is the declared one; checked again in case they ever differ).
         const mode = negotiateStream(req.headers.accept, contentType);
         if (!mode) {
@@ -424,7 +489,12 @@ export function buildApp(opts: AppOptions): ServiceApp {
 
       policy.checkParams(op, params, 'result');
       call = new Call(reply, op, op.safety !== 'read' || op.streaming === true);
-      const result = await call.run(connector.executeDynamic(name, params, { signal: call.signal, guardrails: policy.guardrails }));
+      const selection = fanOutSelection(req, op);
+      const result = await call.run(
+        selection === undefined
+          ? connector.executeDynamic(name, params, { signal: call.signal, guardrails: policy.guardrails, endpoint })
+          : fleetOf().executeAcross(name, params, { endpoints: selection, signal: call.signal, guardrails: policy.guardrails }),
+      );
       const audited = states.get(req)?.audit;
       if (audited) audited.result = auditResultFields(op, result);
       return sendJson(reply, 200, result);
@@ -471,16 +541,26 @@ export function buildApp(opts: AppOptions): ServiceApp {
     return sendJson(reply, 200, { ...buildManifest(), endpoints: [...endpoints.keys()] });
   });
 
+  /** The state store's part of /v1/health: where it is, whether it answers, and what is degraded while it does not. */
+  const stateStoreHealth = async () => {
+    if (!stateStore) return undefined;
+    const store = await stateStore.catch(() => undefined);
+    if (!store) return { kind: 'redis', address: stateStoreAddress(opts.stateStore!.state_store!), reachable: false, degraded: STATE_STORE_DEGRADED };
+    const status = await store.check();
+    return { ...status, degraded: status.reachable ? [] : STATE_STORE_DEGRADED };
+  };
+
   app.get('/v1/health', v1('health'), async (req, reply) => {
     try {
       policy.authorize(getOperation('health')!, principalOf(req));
       const names = (req.query as Record<string, unknown>).endpoint === undefined ? [...endpoints.keys()] : [pickEndpoint(req)[0]];
       const st = states.get(req);
       if (st?.audit) st.audit.endpoint = names.join(',');
-      const results = await Promise.all(names.map(async (n) => [n, await endpoints.get(n)!.health()] as [string, HealthResult]));
+      const [results, store] = await Promise.all([Promise.all(names.map(async (n) => [n, await endpoints.get(n)!.health()] as [string, HealthResult])), stateStoreHealth()]);
       const ok = results.every(([, h]) => h.reachable);
       if (!ok && st?.audit) st.audit.outcome = 'UNAVAILABLE';
-      return sendJson(reply, ok ? 200 : 503, { ok, endpoints: Object.fromEntries(results) });
+      // A lost state store does not change the status: every replica shares it, so a 503 would take them all out of the load balancer at once.
+      return sendJson(reply, ok ? 200 : 503, { ok, endpoints: Object.fromEntries(results), ...(store ? { state_store: store } : {}) });
     } catch (raw) {
       return sendError(reply, toConnectorError(raw, 'health'));
     }

@@ -63,6 +63,7 @@ export function httpStatusFor(err: ConnectorError): number {
  */
 export function errorBody(err: ConnectorError, status: number = httpStatusFor(err)): { error: Record<string, unknown> } {
   const e: Record<string, unknown> = { code: err.code, status, message: err.message, operation: err.operation ?? null };
+  if (err.endpoint !== undefined) e.endpoint = err.endpoint;
   if (err.status !== undefined) e.engine_status = err.status;
   e.retryable = err.retryable;
   if (err.outcomeUnknown) e.outcome_unknown = true;

@@ -46,11 +46,39 @@ export function streamFormTypes(op: OperationDefinition): string[] {
   return op.openStream && op.streamContentType ? streamMediaTypes(op.streamContentType) : [];
 }
 
-function operationPath(op: OperationDefinition, schemas: Record<string, unknown>): Record<string, unknown> {
+/** With several endpoints, a read operation may fan out: `?endpoint=a,b` or `?endpoint=all` (hunts fan out by themselves). */
+function fansOut(op: OperationDefinition, severalEndpoints: boolean): boolean {
+  return severalEndpoints && op.safety === 'read' && !op.acrossEndpoints;
+}
+
+/** `{results: {name: result}, errors: {name: {code, message}}}`: what a fan-out answers. */
+function fanOutSchema(result: unknown): Record<string, unknown> {
+  return {
+    type: 'object',
+    description: 'A fan-out (?endpoint=a,b or ?endpoint=all): each endpoint\'s result, or its failure',
+    required: ['results', 'errors'],
+    additionalProperties: false,
+    properties: {
+      results: { type: 'object', description: 'Each endpoint that answered: its result', additionalProperties: result },
+      errors: { type: 'object', description: 'Each endpoint that failed: its error code and message', additionalProperties: { $ref: '#/components/schemas/EndpointFailure' } },
+    },
+  };
+}
+
+const endpointFailureSchema = {
+  type: 'object',
+  required: ['code', 'message'],
+  additionalProperties: false,
+  properties: { code: { type: 'string', description: 'Stable error code' }, message: { type: 'string', description: 'What went wrong, naming the endpoint' } },
+};
+
+function operationPath(op: OperationDefinition, schemas: Record<string, unknown>, severalEndpoints: boolean): Record<string, unknown> {
   const params = hoistDefs(op.name, parameterSchema(op), schemas);
   const required = Array.isArray(params.required) && params.required.length > 0;
-  // The JSON result form: the operation's declared result schema.
-  const ok: Record<string, unknown> = { 'application/json': { schema: hoistDefs(`${op.name}.result`, resultSchemaOf(op), schemas) } };
+  const fanOut = fansOut(op, severalEndpoints);
+  // The JSON result form: the operation's declared result schema (or, fanned out, one per endpoint).
+  const result = hoistDefs(`${op.name}.result`, resultSchemaOf(op), schemas);
+  const ok: Record<string, unknown> = { 'application/json': { schema: fanOut ? { anyOf: [result, fanOutSchema(result)] } : result } };
   const streamTypes = streamFormTypes(op);
   for (const t of streamTypes) {
     ok[t] =
@@ -68,7 +96,7 @@ function operationPath(op: OperationDefinition, schemas: Record<string, unknown>
       summary: op.title,
       description: `${op.description}${streamNote}\n\nSafety: ${op.safety}${op.idempotent ? ' (idempotent)' : ''}.${op.minApiVersion ? ` Needs Engine API ${op.minApiVersion}+.` : ''}`,
       tags: [op.category],
-      parameters: [{ $ref: '#/components/parameters/endpoint' }],
+      parameters: [{ $ref: `#/components/parameters/${fanOut ? 'endpointSelection' : 'endpoint'}` }],
       requestBody: {
         required,
         description: 'The operation\'s parameters as a JSON object (an empty body means no parameters)',
@@ -129,6 +157,10 @@ function errorResponse(description: string, extra: Record<string, unknown> = {})
   return { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } }, ...extra };
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^$()|[\]{}\\]/g, '\\$&');
+}
+
 /** What a GET route of the service answers besides 200 (every route: Host/Origin refusal, internal fault, drain). */
 const COMMON_GET = { '403': errorRef('Forbidden'), '500': errorRef('InternalError'), '503': errorRef('ShuttingDown') };
 /** /v1 routes also authenticate and rate-limit. */
@@ -145,10 +177,11 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
   const key = JSON.stringify(options.endpoints ?? null);
   const hit = cache.get(key);
   if (hit) return hit;
-  const schemas: Record<string, unknown> = { Error: errorSchema, ShuttingDown: shuttingDownSchema };
+  const several = (options.endpoints?.length ?? 0) > 1;
+  const schemas: Record<string, unknown> = { Error: errorSchema, ShuttingDown: shuttingDownSchema, ...(several ? { EndpointFailure: endpointFailureSchema } : {}) };
   const paths: Record<string, unknown> = {};
   const ops = listOperations();
-  for (const op of ops) paths[`${OPERATION_PATH_PREFIX}${op.name}`] = operationPath(op, schemas);
+  for (const op of ops) paths[`${OPERATION_PATH_PREFIX}${op.name}`] = operationPath(op, schemas, several);
   const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
   const meta = (operationId: string, summary: string, description: string, okDescription: string) => ({
     get: { operationId, summary, description, tags: ['service'], responses: { '200': json(okDescription), ...V1_GET } },
@@ -171,6 +204,16 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
           content: { 'application/json': { schema: { anyOf: [{ type: 'object', required: ['ok', 'endpoints'] }, { $ref: '#/components/schemas/ShuttingDown' }] } } },
         },
       },
+    },
+  };
+  // Not an operation: the service's own counters (http/metrics.ts), for Prometheus.
+  paths['/metrics'] = {
+    get: {
+      operationId: 'service_metrics',
+      summary: 'Prometheus metrics',
+      description: "The service's metrics in the Prometheus text format: calls, durations, Engine requests and retries, rate-limit waits and refusals. Needs a key with the metrics (or admin) scope; `--metrics-listen` serves them without a key on a loopback address.",
+      tags: ['service'],
+      responses: { '200': { description: 'The Prometheus text exposition (version 0.0.4)', content: { 'text/plain': { schema: { type: 'string' } } } }, ...V1_GET },
     },
   };
   // The document and the docs page need no key.
@@ -221,6 +264,18 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
           description: 'Name of the Engine endpoint to use (default: the first configured)',
           schema: endpointSchema,
         },
+        ...(several
+          ? {
+              endpointSelection: {
+                name: 'endpoint',
+                in: 'query',
+                required: false,
+                description:
+                  'Name of the Engine endpoint to use (default: the first configured); or several, `a,b`, or `all`: the call then runs on each and answers `{results: {name: result}, errors: {name: {code, message}}}` (one endpoint failing is an entry in `errors`)',
+                schema: { type: 'string', pattern: `^(all|(${options.endpoints!.map(escapeRegExp).join('|')})(,(${options.endpoints!.map(escapeRegExp).join('|')}))*)$` },
+              },
+            }
+          : {}),
       },
       schemas,
       responses: {

@@ -1,15 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { DockerConnector } from '../connector.js';
+import { DockerConnector, inheritedSettings, type ConnectorOptions } from '../connector.js';
 import { ConnectorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { createAuditLog, type AuditLog } from '../access/audit.js';
 import { listenerKeys, parseListen } from '../access/listener.js';
 import { type KeyStore, Policy } from '../access/policy.js';
 import { buildApp, type ServiceApp } from './app.js';
+import { ServiceMetrics } from './metrics.js';
+import { stateStoreSettingsOf, type StateStoreSettings } from '../state-store.js';
 import { parseServiceSettings, type ServiceSettings, type ServiceSettingsInput } from './settings.js';
 
 /** Settings given explicitly (CLI flags), over the config file's sections. */
-export interface ServiceOverrides extends Partial<Pick<ServiceSettingsInput, 'listen' | 'tls_cert' | 'tls_key' | 'allowed_hosts'>> {
+export interface ServiceOverrides extends Partial<Pick<ServiceSettingsInput, 'listen' | 'tls_cert' | 'tls_key' | 'allowed_hosts' | 'metrics_listen'>> {
   read_only?: boolean;
   audit_log?: string;
   /** Run without API keys; refused unless listening on loopback only. */
@@ -31,45 +33,7 @@ export interface CreateServiceOptions {
   logger?: Logger;
 }
 
-export const DEFAULT_ENDPOINT = 'default';
-const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-
-/** One connector per named endpoint, each with its own pool, negotiated version and rate limiter. */
-function buildEndpoints(section: unknown, logger: Logger, inherited: Record<string, unknown> = {}): Map<string, DockerConnector> {
-  if (section === null || typeof section !== 'object' || Array.isArray(section) || Object.keys(section).length === 0) {
-    throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: endpoints must be an object of named connection settings, e.g. {"prod": {"host": "tcp://…"}}');
-  }
-  const out = new Map<string, DockerConnector>();
-  try {
-    for (const [name, settings] of Object.entries(section as Record<string, unknown>)) {
-      if (!ENDPOINT_NAME.test(name)) throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: endpoint name "${name}" must be letters, digits, "_", ".", "-"`);
-      if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) {
-        throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: endpoints.${name} must be an object of connection settings`);
-      }
-      try {
-        // env: {} so one endpoint never picks up DOCKER_HOST meant for another.
-        out.set(name, new DockerConnector({ ...inherited, ...(settings as Record<string, unknown>), env: {}, logger }));
-      } catch (err) {
-        if (err instanceof ConnectorError) throw new ConnectorError(err.code, err.message.replace(/^Invalid configuration: /, `Invalid configuration: endpoints.${name}: `), { details: err.details });
-        throw err;
-      }
-    }
-  } catch (err) {
-    for (const c of out.values()) c.close();
-    throw err;
-  }
-  return out;
-}
-
-/**
- * Settings of the config file's top level that are rules for every Engine
- * rather than how to reach one (evidence_before_destroy): each named
- * endpoint keeps them unless it sets its own.
- */
-function inheritedByEndpoints(base: DockerConnector): Record<string, unknown> {
-  const { evidence_before_destroy } = base.config;
-  return evidence_before_destroy ? { evidence_before_destroy } : {};
-}
+export { DEFAULT_ENDPOINT } from '../fleet.js';
 
 function readPem(path: string, setting: string): Buffer {
   try {
@@ -92,31 +56,44 @@ export class HttpService {
   private readonly owned: DockerConnector[];
   private closing: Promise<void> | undefined;
   url: string | undefined;
+  /** This service's metrics (a registry of its own): GET /metrics, and the metrics_listen listener. */
+  readonly metrics: ServiceMetrics;
+  /** The metrics_listen listener's base URL, once listening. */
+  metricsUrl: string | undefined;
+  /** The connector whose Engine clients report to `metrics`. */
+  private readonly observed: DockerConnector;
 
-  private constructor(init: { settings: ServiceSettings; endpoints: Map<string, DockerConnector>; owned: DockerConnector[]; keys: KeyStore | null; policy: Policy; audit: AuditLog; logger: Logger }) {
+  private constructor(init: { settings: ServiceSettings; endpoints: Map<string, DockerConnector>; fleet: DockerConnector; owned: DockerConnector[]; keys: KeyStore | null; policy: Policy; audit: AuditLog; logger: Logger; stateStore?: StateStoreSettings }) {
     this.settings = init.settings;
     this.endpoints = init.endpoints;
     this.owned = init.owned;
     this.audit = init.audit;
     this.authRequired = init.keys !== null;
     const tls = init.settings.tls_cert ? { cert: readPem(init.settings.tls_cert, 'tls_cert'), key: readPem(init.settings.tls_key!, 'tls_key') } : undefined;
-    this.server = buildApp({ endpoints: init.endpoints, keys: init.keys, policy: init.policy, audit: init.audit, settings: init.settings, tls, logger: init.logger });
+    this.metrics = new ServiceMetrics({ endpointNames: [...init.endpoints.keys()], defaultEndpoint: init.endpoints.keys().next().value! });
+    this.observed = init.fleet;
+    init.fleet.setEngineObserver(this.metrics.engineObserver);
+    this.server = buildApp({ metrics: this.metrics, endpoints: init.endpoints, fleet: init.fleet, keys: init.keys, policy: init.policy, audit: init.audit, settings: init.settings, tls, logger: init.logger, stateStore: init.stateStore });
   }
 
   static create(opts: CreateServiceOptions): HttpService {
     const logger = opts.logger ?? opts.base.logger ?? silentLogger;
     const surface = opts.surface ?? opts.base.surfaceConfig;
     const o = opts.overrides ?? {};
-    const settings = parseServiceSettings(surface.service, { listen: o.listen, tls_cert: o.tls_cert, tls_key: o.tls_key, allowed_hosts: o.allowed_hosts });
+    const settings = parseServiceSettings(surface.service, { listen: o.listen, tls_cert: o.tls_cert, tls_key: o.tls_key, allowed_hosts: o.allowed_hosts, metrics_listen: o.metrics_listen });
 
     const keys = listenerKeys({ noAuth: o.no_auth, host: parseListen(settings.listen).host, apiKeys: surface.api_keys, env: opts.env ?? process.env, who: 'the service' });
     const policy = Policy.fromSurface(surface, { read_only: o.read_only }, { localFiles: settings.local_files, guardrails: opts.base.config.guardrails });
-    const endpoints = surface.endpoints === undefined ? new Map([[DEFAULT_ENDPOINT, opts.base]]) : buildEndpoints(surface.endpoints, logger, inheritedByEndpoints(opts.base));
-    const owned = surface.endpoints === undefined ? [] : [...endpoints.values()];
+    // A test's own surface section with endpoints gets connectors of its own; otherwise the base's named endpoints are used.
+    const own = opts.surface?.endpoints !== undefined ? new DockerConnector({ ...inheritedSettings(opts.base.config), endpoints: opts.surface.endpoints as ConnectorOptions['endpoints'], env: {}, logger }) : undefined;
+    const fleet = own ?? opts.base;
+    // The app takes the first endpoint as the default one.
+    const endpoints = new Map([[fleet.defaultEndpoint, fleet.endpointConnector(fleet.defaultEndpoint)], ...fleet.endpointConnectors]);
+    const owned = own ? [own] : [];
     let audit: AuditLog | undefined;
     try {
       audit = createAuditLog(o.audit_log ?? surface.audit_log);
-      return new HttpService({ settings, endpoints, owned, keys, policy, audit, logger });
+      return new HttpService({ settings, endpoints, fleet, owned, keys, policy, audit, logger, stateStore: stateStoreSettingsOf(opts.base.config) });
     } catch (err) {
       for (const c of owned) c.close();
       void audit?.close();
@@ -133,6 +110,15 @@ export class HttpService {
   async listen(): Promise<string> {
     const { host, port } = parseListen(this.settings.listen);
     this.url = await this.server.app.listen({ host, port });
+    if (this.settings.metrics_listen !== undefined) {
+      try {
+        this.metricsUrl = await this.metrics.listenSeparately(this.settings.metrics_listen);
+      } catch (err) {
+        await this.server.app.close();
+        const code = (err as NodeJS.ErrnoException).code ?? String(err);
+        throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: cannot listen on metrics_listen ${this.settings.metrics_listen}: ${code}`);
+      }
+    }
     return this.url;
   }
 
@@ -155,6 +141,9 @@ export class HttpService {
       } finally {
         clearTimeout(deadline);
         clearTimeout(hardStop);
+        await this.metrics.close();
+        // A base connector outlives the service: it stops reporting to these metrics.
+        if (this.observed.engine.observer === this.metrics.engineObserver) this.observed.setEngineObserver(undefined);
         for (const c of this.owned) c.close();
         await this.audit.close();
       }

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
-import { listenerFields, parseListen } from '../access/listener.js';
+import { isLoopback, listenerFields, parseListen } from '../access/listener.js';
 import { parseSurfaceSection } from '../access/section.js';
 
 /** The `service` section of the config file: how the HTTP service listens and what it bounds. */
@@ -21,6 +21,10 @@ export const serviceSchema = z
       .default(false)
       .describe("Let callers name files on the service's host (log/export destinations, build contexts, copy sources); off by default"),
     trust_proxy: z.boolean().default(false).describe('Take the client address from X-Forwarded-For (only behind a trusted proxy)'),
+    metrics_listen: z
+      .string()
+      .optional()
+      .describe('A second, loopback-only address (host:port) serving GET /metrics without an API key, for a local Prometheus scraper'),
   })
   .strict();
 
@@ -33,5 +37,17 @@ export function parseServiceSettings(section: unknown, overrides: Partial<Servic
     throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: service.tls_cert and service.tls_key go together');
   }
   parseListen(s.listen);
+  if (s.metrics_listen !== undefined) {
+    // No key guards it: only this machine may reach it (as with --no-auth).
+    let host: string;
+    try {
+      host = parseListen(s.metrics_listen).host;
+    } catch {
+      throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: metrics_listen "${s.metrics_listen}" is not host:port (e.g. 127.0.0.1:9464)`);
+    }
+    if (!isLoopback(host)) {
+      throw new ConnectorError('INVALID_CONFIG', `Invalid configuration: metrics_listen is only allowed on a loopback address (127.0.0.1, ::1, localhost), not ${host}`);
+    }
+  }
   return s;
 }

@@ -8,7 +8,8 @@ import { parseListen } from '../access/listener.js';
 import type { AuditLog } from '../access/audit.js';
 import { createHostCheck, type HostCheck } from '../access/host-check.js';
 import type { KeyStore, Principal } from '../access/policy.js';
-import { AuthFailureLimiter, KeyRateLimiter } from '../access/throttle.js';
+import { AuthFailureLimiter, KeyRateLimiter, SharedLimiters } from '../access/throttle.js';
+import { openStateStore } from '../state-store.js';
 import type { ToolHost } from './server.js';
 
 /**
@@ -63,6 +64,8 @@ export class McpHttpServer {
   private readonly hostCheck: HostCheck;
   private readonly keyLimiter: KeyRateLimiter;
   private readonly authLimiter: AuthFailureLimiter;
+  /** The limits shared by replicas through the state store (state_store), when one is set. */
+  private readonly shared: Promise<SharedLimiters> | undefined;
   private closing: Promise<void> | undefined;
   url: string | undefined;
 
@@ -70,6 +73,9 @@ export class McpHttpServer {
     this.hostCheck = createHostCheck({ listenHost: parseListen(opts.listen).host, allowedHosts: opts.allowedHosts });
     this.keyLimiter = new KeyRateLimiter(opts.rateLimit, opts.rateLimitBurst);
     this.authLimiter = new AuthFailureLimiter(opts.authFailuresPerMinute);
+    const store = opts.host.stateStore ? openStateStore(opts.host.stateStore) : undefined;
+    this.shared = store?.then((s) => SharedLimiters.create(s, { prefix: 'mcp', perMinute: opts.rateLimit, burst: opts.rateLimitBurst, authFailuresPerMinute: opts.authFailuresPerMinute }));
+    this.shared?.catch(() => {});
     this.http = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendError(res, 500, err instanceof ConnectorError ? err : internalError(err));
@@ -133,17 +139,19 @@ export class McpHttpServer {
       this.opts.audit.record({ surface: 'mcp', key_id: keyId, client, endpoint: null, operation: null, params: {}, outcome: e.code, status, duration_ms: Math.round((performance.now() - started) * 100) / 100 });
       sendError(res, status, e, status === 401 ? { 'www-authenticate': 'Bearer realm="docker-connector"' } : {});
     };
+    const shared = this.shared ? await this.shared : undefined;
     let principal: Principal | undefined;
     if (this.opts.keys) {
       try {
-        principal = this.authLimiter.authenticate(this.opts.keys, req.headers.authorization, client);
+        principal = shared ? await shared.authenticate(this.opts.keys, req.headers.authorization, client) : this.authLimiter.authenticate(this.opts.keys, req.headers.authorization, client);
       } catch (err) {
         return refuse(err, null);
       }
     }
     const keyId = principal?.id ?? null;
     try {
-      this.keyLimiter.take(keyId ?? 'anonymous');
+      if (shared) await shared.take(keyId ?? 'anonymous');
+      else this.keyLimiter.take(keyId ?? 'anonymous');
     } catch (err) {
       return refuse(err, keyId);
     }

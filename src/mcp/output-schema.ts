@@ -40,6 +40,60 @@ export function toolOutput(op: OperationDefinition): ToolOutput | undefined {
   return out;
 }
 
+/** What a fan-out reports for an endpoint that failed. */
+const ENDPOINT_FAILURE: Schema = {
+  type: 'object',
+  properties: {
+    code: { type: 'string', description: 'Stable error code (UNAVAILABLE, CONNECTION_FAILED, TIMEOUT, …)' },
+    message: { type: 'string', description: 'What went wrong, naming the endpoint' },
+  },
+  required: ['code', 'message'],
+  additionalProperties: false,
+};
+
+const fanOutCache = new Map<string, ToolOutput | undefined>();
+
+/**
+ * The output form of a read tool that may fan out (several named
+ * endpoints): either its usual structured content (one endpoint named) or
+ * `{results: {name: result}, errors: {name: {code, message}}}`, each result
+ * as the operation returns it (never wrapped: the fan-out is the object
+ * root). `$defs` move to the new root, so both branches' references resolve.
+ */
+export function fanOutToolOutput(op: OperationDefinition): ToolOutput | undefined {
+  if (fanOutCache.has(op.name)) return fanOutCache.get(op.name);
+  const usual = toolOutput(op);
+  let out: ToolOutput | undefined;
+  if (usual) {
+    const { $defs, ...single } = usual.schema;
+    const { $defs: _same, ...result } = resultSchemaOf(op);
+    const fanOut: Schema = {
+      type: 'object',
+      description: 'Asked of several endpoints: each answering endpoint\'s result by name, and each failed endpoint\'s error',
+      properties: {
+        results: { type: 'object', additionalProperties: result },
+        errors: { type: 'object', additionalProperties: ENDPOINT_FAILURE },
+      },
+      required: ['results', 'errors'],
+      additionalProperties: false,
+    };
+    const schema: Schema = { type: 'object', anyOf: [single, fanOut] };
+    if ($defs) schema.$defs = $defs;
+    out = { schema: schema as ToolOutput['schema'], wrapped: usual.wrapped };
+  }
+  fanOutCache.set(op.name, out);
+  return out;
+}
+
+/**
+ * Which parts of a fan-out answer the output cap may cut: within one
+ * endpoint's result what `cutPolicy` lets it cut there; never an error.
+ */
+export function fanOutCutPolicy(op: OperationDefinition): (path: readonly (string | number)[], kind: 'string' | 'list') => boolean {
+  const inner = cutPolicy(op);
+  return (path, kind) => path[0] === 'results' && path.length >= 2 && inner !== undefined && inner(path.slice(2), kind);
+}
+
 /** The structured content for a result: wrapped as the tool's output form says (by value when the operation has no schema). */
 export function structuredFor(op: OperationDefinition | undefined, value: unknown): Record<string, unknown> {
   const output = op ? toolOutput(op) : undefined;
@@ -91,6 +145,7 @@ export function cutPolicy(op: OperationDefinition): ((path: readonly (string | n
   if (!output) return undefined;
   const root = output.schema;
   return (at, kind) => {
+    // `at` is a path in the result; in the structured content a wrapped result sits under "result".
     const path = output.wrapped ? ['result', ...at] : at;
     let nodes = expand([root], root);
     for (const step of path) {

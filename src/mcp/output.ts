@@ -175,3 +175,76 @@ export function summarize(operation: string, value: unknown): string {
   const s = scalarText(value);
   return `${operation}: ${s ?? 'ok'}`;
 }
+
+/** A fan-out's answer: each answering endpoint's result, each failed endpoint's error. */
+export interface FanOutValue {
+  results: Record<string, unknown>;
+  errors: Record<string, { code: string; message: string }>;
+}
+
+/**
+ * Fits a fan-out's answer into `limit` bytes. The errors are kept whole;
+ * the rest is shared out among the endpoints' results: one that fits in an
+ * even share is kept whole and leaves what it did not use to the others,
+ * and each larger one is cut (as `capOutput` cuts a result) to its share.
+ * So no endpoint's result is emptied to keep another's whole. Cuts are
+ * reported with paths like "results.prod[3].Names". When an endpoint's
+ * result cannot be cut to its share, the whole answer is replaced by a note.
+ */
+export function capFanOut(value: FanOutValue, limit: number = DEFAULT_MAX_OUTPUT_BYTES, allowed: CutPolicy = () => true): Capped {
+  const original = bytesOf(value);
+  if (original <= limit) return { value, bytes: original, original_bytes: original, cuts: [] };
+  const names = Object.keys(value.results);
+  const note = (): Capped => {
+    const v = { output_too_large: true, bytes: original, limit };
+    return { value: v, replaced: true, bytes: bytesOf(v), original_bytes: original, cuts: [] };
+  };
+  // Everything but the results themselves: each result counted as `null` (4 bytes) here.
+  const skeleton = bytesOf({ results: Object.fromEntries(names.map((n) => [n, null])), errors: value.errors }) - 4 * names.length;
+  let budget = limit - skeleton;
+  if (budget <= 0) return note();
+  const sizes = new Map(names.map((n) => [n, bytesOf(value.results[n])]));
+  const share = new Map<string, number>();
+  const bySize = [...names].sort((a, b) => sizes.get(a)! - sizes.get(b)!);
+  bySize.forEach((n, i) => {
+    const even = Math.floor(budget / (bySize.length - i));
+    const mine = Math.min(sizes.get(n)!, even);
+    share.set(n, mine);
+    budget -= mine;
+  });
+  const results: Record<string, unknown> = {};
+  const cuts: Cut[] = [];
+  for (const n of names) {
+    if (sizes.get(n)! <= share.get(n)!) {
+      results[n] = value.results[n];
+      continue;
+    }
+    const capped = capOutput(value.results[n], share.get(n)!, (path, kind) => allowed(['results', n, ...path], kind));
+    if (capped.replaced) return { ...note(), cuts: [...cuts, ...capped.cuts.map((c) => prefixed(n, c))] };
+    results[n] = capped.value;
+    cuts.push(...capped.cuts.map((c) => prefixed(n, c)));
+  }
+  const v = { results, errors: value.errors };
+  const size = bytesOf(v);
+  // The shares add up to the limit exactly; this holds unless a cut result came out larger than asked.
+  if (size > limit) return { ...note(), cuts };
+  return { value: v, bytes: size, original_bytes: original, cuts };
+}
+
+function prefixed(endpoint: string, cut: Cut): Cut {
+  const at = cut.at === '(result)' ? '' : cut.at.startsWith('[') ? cut.at : `.${cut.at}`;
+  return { ...cut, at: `results.${endpoint}${at}` };
+}
+
+/** A short line saying what a fan-out brought back: per endpoint, its result's size or its error code. */
+export function summarizeFanOut(operation: string, value: FanOutValue): string {
+  const answered = Object.entries(value.results).map(([name, r]) => {
+    if (Array.isArray(r)) return `${name}: ${r.length} item${r.length === 1 ? '' : 's'}`;
+    return `${name}: ok`;
+  });
+  const failed = Object.entries(value.errors).map(([name, e]) => `${name}: ${e.code}`);
+  const total = answered.length + failed.length;
+  const parts = [`${operation} on ${total} endpoint${total === 1 ? '' : 's'}: ${answered.length} answered${answered.length ? ` (${answered.join(', ')})` : ''}`];
+  if (failed.length) parts.push(`${failed.length} failed (${failed.join(', ')})`);
+  return parts.join('; ');
+}

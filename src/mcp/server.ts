@@ -4,13 +4,15 @@ import { redact, scrubText, secretValues } from '../config/redact.js';
 import { validateParams, type DockerConnector } from '../connector.js';
 import { ConnectorError, toConnectorError } from '../errors.js';
 import { PACKAGE_VERSION } from '../manifest.js';
-import { getOperation, type OperationDefinition } from '../operations/index.js';
+import { getOperation, listOperations, type OperationDefinition } from '../operations/index.js';
 import type { ProgressEvent } from '../operations/define.js';
 import { auditResultFields, type AuditLog } from '../access/audit.js';
 import type { Policy, Principal } from '../access/policy.js';
-import { DryRunLedger } from './confirm.js';
-import { capOutput, summarize, truncationNote, type Capped } from './output.js';
-import { cutPolicy, structuredFor, toolOutput } from './output-schema.js';
+import { DryRunLedger, SharedDryRunLedger, type ConfirmationLedger } from './confirm.js';
+import { openStateStore, stateStoreSettingsOf, type StateStoreSettings } from '../state-store.js';
+import { capFanOut, capOutput, summarize, summarizeFanOut, truncationNote, type Capped, type FanOutValue } from './output.js';
+import { cutPolicy, fanOutCutPolicy, structuredFor, toolOutput } from './output-schema.js';
+import { askedEndpoint, chooseEndpoint, type EndpointChoice } from './endpoint-choice.js';
 import type { McpSettings } from './settings.js';
 import { listTools, refusal, safetyLevel, type Gate } from './tools.js';
 
@@ -51,7 +53,20 @@ export class ToolHost {
 
   constructor(private readonly opts: ToolHostOptions) {
     this.gate = { level: safetyLevel({ allowWrite: opts.settings.allow_write, allowDestructive: opts.settings.allow_destructive }), policy: opts.policy };
-    this.secrets = secretValues(opts.connector.config as unknown as Record<string, unknown>);
+    // Each named endpoint has its own settings (and so its own secrets) besides the top-level ones.
+    const configs = new Set([opts.connector, ...opts.connector.endpointConnectors.values()].map((c) => c.config));
+    this.secrets = [...new Set([...configs].flatMap((c) => secretValues(c as unknown as Record<string, unknown>)))];
+  }
+
+  /** The state store replicas share (state_store), if configured. */
+  get stateStore(): StateStoreSettings | undefined {
+    return stateStoreSettingsOf(this.opts.connector.config);
+  }
+
+  /** A session's confirmations: shared through the state store when there is one, else the session's own. */
+  private ledgerFor(session: SessionInfo): ConfirmationLedger {
+    const shared = this.stateStore;
+    return shared ? new SharedDryRunLedger(() => openStateStore(shared)!, session.principal?.id ?? 'anonymous') : new DryRunLedger();
   }
 
   get confirmDestructive(): boolean {
@@ -66,6 +81,12 @@ export class ToolHost {
       `Results are the operation's JSON as structured content, as each tool's outputSchema describes it (a result that is not an object comes as {"result": ...}); errors come as text ("CODE: message", then the JSON {"error": ...}); results over ${this.opts.settings.max_output_bytes} bytes are cut with a note.`,
       'Destructive tools take dry_run: true to report what would be removed without removing anything.',
     ];
+    const endpoints = this.opts.connector.endpointNames;
+    if (endpoints.length > 1) {
+      lines.push(
+        `Named endpoints: ${endpoints.join(', ')} (default ${this.opts.connector.defaultEndpoint}). Tools take "endpoint" to choose one; read tools also take "all" or a list of names and then answer {"results": {name: result}, "errors": {name: {"code", "message"}}}. Tools that search across endpoints (${listOperations().filter((o) => o.acrossEndpoints).map((o) => o.name).join(', ')}) take their own "endpoints" instead.`,
+      );
+    }
     if (this.confirmDestructive) lines.push('Confirmation is on: a destructive call runs only after the same call with dry_run: true in this session.');
     return lines.join('\n');
   }
@@ -73,8 +94,8 @@ export class ToolHost {
   /** A new SDK server for one session. */
   createServer(session: SessionInfo): Server {
     const server = new Server({ name: 'docker-connector', title: 'Docker Connector', version: PACKAGE_VERSION }, { capabilities: { tools: {} }, instructions: this.instructions() });
-    const ledger = new DryRunLedger();
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listTools(this.gate, session.principal) }));
+    const ledger = this.ledgerFor(session);
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listTools(this.gate, session.principal, this.opts.connector.endpointNames) }));
     server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
       const progressToken = extra._meta?.progressToken;
       const work = this.call(req.params.name, req.params.arguments ?? {}, {
@@ -114,28 +135,43 @@ export class ToolHost {
   async call(
     name: string,
     params: Record<string, unknown>,
-    ctx: { session: SessionInfo; ledger: DryRunLedger; signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void },
+    ctx: { session: SessionInfo; ledger: ConfirmationLedger; signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void },
   ): Promise<CallToolResult> {
     const started = performance.now();
     let outcome = 'ok';
     let resultFields: Record<string, unknown> | undefined;
+    let choice: EndpointChoice | undefined;
     try {
       const op = getOperation(name);
       if (!op) throw new ConnectorError('UNKNOWN_OPERATION', `Unknown tool "${name}"; tools/list gives the tools this server offers`, { operation: name });
       const refused = refusal(this.gate, op, ctx.session.principal);
       if (refused) throw refused;
+      // Several named endpoints: `endpoint` is taken out of the arguments (src/mcp/endpoint-choice.ts).
+      choice = chooseEndpoint(this.opts.connector, op, params);
+      params = choice.params;
       this.checkLocalFiles(op, params);
+      if (choice.across !== undefined) {
+        const fan = await this.opts.connector.executeAcross(name, params, { endpoints: choice.across, signal: ctx.signal, onProgress: ctx.onProgress, guardrails: this.opts.policy.guardrails });
+        return this.successFanOut(op, fan as FanOutValue);
+      }
 
       // Confirmation compares validated parameters, so {"force": false} and {} are the same call.
       const confirming = this.confirmDestructive && op.safety === 'destructive';
-      const valid = confirming ? (validateParams(op, params) as Record<string, unknown>) : undefined;
-      if (valid && valid.dry_run !== true) ctx.ledger.check(op, valid);
+      // The ledger keys on the endpoint too: a dry run on one endpoint confirms nothing on another.
+      const valid = confirming ? choice.forLedger(validateParams(op, params) as Record<string, unknown>) : undefined;
+      if (valid && valid.dry_run !== true) await ctx.ledger.check(op, valid);
 
-      const result = await this.opts.connector.executeDynamic(name, params, { signal: ctx.signal, onProgress: ctx.onProgress, guardrails: this.opts.policy.guardrails });
+      let result: unknown;
+      try {
+        result = await this.opts.connector.executeDynamic(name, params, { signal: ctx.signal, onProgress: ctx.onProgress, guardrails: this.opts.policy.guardrails, endpoint: choice.endpoint });
+      } catch (err) {
+        if (valid && valid.dry_run !== true) await ctx.ledger.release(name, valid);
+        throw err;
+      }
       resultFields = auditResultFields(op, result);
       if (valid) {
-        if (valid.dry_run === true) ctx.ledger.record(name, valid);
-        else ctx.ledger.consume(name, valid);
+        if (valid.dry_run === true) await ctx.ledger.record(name, valid);
+        else await ctx.ledger.consume(name, valid);
       }
       return this.success(op, result);
     } catch (raw) {
@@ -147,7 +183,7 @@ export class ToolHost {
         surface: 'mcp',
         key_id: ctx.session.principal?.id ?? null,
         client: ctx.session.client,
-        endpoint: this.opts.endpoint ?? 'default',
+        endpoint: choice?.audit ?? askedEndpoint(this.opts.connector, params) ?? this.opts.endpoint ?? 'default',
         operation: name,
         params,
         outcome,
@@ -198,6 +234,28 @@ export class ToolHost {
         { type: 'text', text: json },
       ],
       structuredContent: JSON.parse(this.scrub(JSON.stringify(structured))) as Record<string, unknown>,
+    };
+    if (note) out._meta = { 'docker-connector/truncated': { original_bytes: capped.original_bytes, limit, cuts: capped.cuts } };
+    return out;
+  }
+
+  /**
+   * A fan-out's answer, `{results, errors}`: the fan-out branch of the
+   * tool's outputSchema. Past the output limit each endpoint's result is cut
+   * to its share (src/mcp/output.ts capFanOut), as far as its schema allows.
+   */
+  private successFanOut(op: OperationDefinition, fan: FanOutValue): CallToolResult {
+    const limit = this.opts.settings.max_output_bytes;
+    const capped = capFanOut(fan, limit, fanOutCutPolicy(op));
+    if (capped.replaced) return this.tooLarge(op, capped, limit);
+    const note = truncationNote(capped, limit);
+    const json = this.scrub(JSON.stringify(capped.value));
+    const out: CallToolResult = {
+      content: [
+        { type: 'text', text: this.scrub([summarizeFanOut(op.name, fan), note].filter(Boolean).join('\n')) },
+        { type: 'text', text: json },
+      ],
+      structuredContent: JSON.parse(json) as Record<string, unknown>,
     };
     if (note) out._meta = { 'docker-connector/truncated': { original_bytes: capped.original_bytes, limit, cuts: capped.cuts } };
     return out;

@@ -2,7 +2,7 @@ import { ConnectorError } from '../errors.js';
 import { parameterSchema } from '../manifest.js';
 import { listOperations, type OperationDefinition, type Safety } from '../operations/index.js';
 import { scopesAllow, type Policy, type Principal } from '../access/policy.js';
-import { toolOutput } from './output-schema.js';
+import { fanOutToolOutput, toolOutput } from './output-schema.js';
 
 /**
  * MCP tools derived from the catalogue of operations: one tool per operation,
@@ -50,17 +50,70 @@ function inputSchema(op: OperationDefinition): McpTool['inputSchema'] {
   return schema;
 }
 
-export function toolFor(op: OperationDefinition): McpTool {
+/** The selection word for every endpoint (src/fleet.ts ALL_ENDPOINTS; the surfaces do not import the fleet). */
+const ALL = 'all';
+
+/** Whether a tool of this operation fans out when given several endpoints: read operations that are not hunts. */
+export function fansOut(op: OperationDefinition): boolean {
+  return op.safety === 'read' && !op.acrossEndpoints;
+}
+
+/**
+ * The input schema with the endpoint choice, when the connector has several
+ * named endpoints. Write and destructive tools take one `endpoint` (an enum
+ * of the names); read tools also take "all" or a list of names (a fan-out);
+ * a hunt keeps its own `endpoints` parameter, whose names become the enum.
+ */
+function fleetInputSchema(op: OperationDefinition, names: readonly string[]): McpTool['inputSchema'] {
+  const base = inputSchema(op);
+  const props = (base.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const one = { type: 'string', enum: [...names] };
+  const oneOrAll = { type: 'string', enum: [...names, ALL] };
+  if (op.acrossEndpoints) {
+    const own = props.endpoints;
+    if (!own) return base;
+    const endpoints = {
+      anyOf: [oneOrAll, { type: 'array', items: oneOrAll, minItems: 1 }],
+      ...(own.description ? { description: own.description } : {}),
+      ...('default' in own ? { default: own.default } : {}),
+    };
+    return { ...base, properties: { ...props, endpoints } };
+  }
+  const where = `the configured endpoints are ${names.join(', ')}; default: the connector's default endpoint`;
+  const endpoint = fansOut(op)
+    ? {
+        anyOf: [oneOrAll, { type: 'array', items: one, minItems: 1, uniqueItems: true }],
+        description: `Endpoint to run on (${where}). "all" or a list of names runs on each of them and answers {results: {name: result}, errors: {name: {code, message}}}`,
+      }
+    : { ...one, description: `Endpoint to run on (${where}). A ${op.safety} operation runs on one endpoint at a time` };
+  return { ...base, properties: { ...props, endpoint } };
+}
+
+const fleetSchemaCache = new Map<string, McpTool['inputSchema']>();
+
+/**
+ * The tool of an operation. `endpoints`: the connector's endpoint names;
+ * with several, the tool takes the endpoint choice (and a read tool's
+ * outputSchema admits a fan-out's answer too); with one, nothing changes.
+ */
+export function toolFor(op: OperationDefinition, endpoints: readonly string[] = []): McpTool {
   const notes: string[] = [];
   if (op.safety === 'destructive') notes.push('Destructive: takes dry_run to show what would be removed without removing it.');
   if (op.minApiVersion) notes.push(`Needs Engine API ${op.minApiVersion} or newer.`);
   notes.push(`Returns: ${op.result}`);
-  const output = toolOutput(op);
+  const fleet = endpoints.length > 1;
+  const output = fleet && fansOut(op) ? fanOutToolOutput(op) : toolOutput(op);
+  let input = inputSchema(op);
+  if (fleet) {
+    const key = `${op.name}\0${endpoints.join('\0')}`;
+    input = fleetSchemaCache.get(key) ?? fleetInputSchema(op, endpoints);
+    fleetSchemaCache.set(key, input);
+  }
   return {
     name: op.name,
     title: op.title,
     description: `${op.description}\n\n${notes.join('\n')}`,
-    inputSchema: inputSchema(op),
+    inputSchema: input,
     ...(output ? { outputSchema: output.schema } : {}),
     annotations: {
       title: op.title,
@@ -103,9 +156,9 @@ export function refusal(gate: Gate, op: OperationDefinition, principal: Principa
   return undefined;
 }
 
-/** The tools a caller may see and call, in catalogue order. */
-export function listTools(gate: Gate, principal: Principal | undefined): McpTool[] {
+/** The tools a caller may see and call, in catalogue order; `endpoints` as for toolFor. */
+export function listTools(gate: Gate, principal: Principal | undefined, endpoints: readonly string[] = []): McpTool[] {
   return listOperations()
     .filter((op) => levelAllows(gate.level, op.safety) && gate.policy.permits(op) && (!principal || scopesAllow(principal.scopes, op.safety)))
-    .map(toolFor);
+    .map((op) => toolFor(op, endpoints));
 }

@@ -12,7 +12,7 @@ import type { OperationName } from './index.js';
  * declares) is a compile error, and test/unit/catalogue.test.ts checks each
  * name sits in the family it names.
  */
-export type Family = 'system' | 'system-info' | 'system-prune' | 'containers' | 'container-state' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment' | 'evidence' | 'swarm' | 'services' | 'tasks' | 'secrets';
+export type Family = 'system' | 'system-info' | 'system-prune' | 'containers' | 'container-state' | 'exec' | 'logs' | 'stats' | 'archive' | 'images' | 'registry' | 'build' | 'networks' | 'volumes' | 'containment' | 'evidence' | 'swarm' | 'services' | 'tasks' | 'secrets' | 'hunts';
 
 export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   ping: 'system',
@@ -97,6 +97,8 @@ export const OPERATION_FAMILIES: { readonly [N in OperationName]: Family } = {
   inspect_config: 'secrets',
   create_config: 'secrets',
   remove_config: 'secrets',
+  find_containers: 'hunts',
+  find_images: 'hunts',
 };
 
 type Declarations = readonly OperationDefinition[];
@@ -123,6 +125,7 @@ export const FAMILY_LOADERS: { readonly [F in Family]: () => Promise<Declaration
   services: async () => (await import('./services.js')).serviceOperations as unknown as Declarations,
   tasks: async () => (await import('./tasks.js')).taskOperations as unknown as Declarations,
   secrets: async () => (await import('./secrets.js')).secretOperations as unknown as Declarations,
+  hunts: async () => (await import('./hunts.js')).huntOperations as unknown as Declarations,
 };
 
 const loaded = new Map<string, OperationDefinition>();

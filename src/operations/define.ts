@@ -47,6 +47,38 @@ export interface OperationContext {
   registryAuth(override?: RegistryCredentials): string | undefined;
   /** Progress sink; a no-op unless a surface asked for progress. */
   progress(event: ProgressEvent): void;
+  /** The connector's named endpoints (issue 17): what hunts fan out over. */
+  readonly fleet: FleetAccess;
+}
+
+/** What one endpoint of a fan-out failed with: the stable code and a message that names the endpoint. */
+export interface EndpointFailure {
+  code: string;
+  message: string;
+}
+
+/** The answers of a fan-out: each endpoint's result, or its failure; one failed endpoint never fails the whole call. */
+export interface FanOut<T> {
+  results: Record<string, T>;
+  errors: Record<string, EndpointFailure>;
+}
+
+/**
+ * The named endpoints of the connector an operation runs in (the config
+ * file's `endpoints`; a connector without them has one, "default").
+ */
+export interface FleetAccess {
+  /** Every configured name, in configuration order. */
+  readonly names: readonly string[];
+  /** The endpoint calls without one go to. */
+  readonly defaultName: string;
+  /**
+   * Runs `work` on each chosen endpoint (`undefined` or "all" = every one),
+   * at most `fan_out_concurrency` at once, each with a context of its own
+   * Engine (own version, timeout, rate limit). A name that is not
+   * configured is INVALID_PARAMS naming `parameter`, before anything runs.
+   */
+  across<T>(endpoints: readonly string[] | 'all' | undefined, work: (ctx: OperationContext, endpoint: string) => Promise<T>, parameter?: string): Promise<FanOut<T>>;
 }
 
 export interface OperationDefinition<Name extends string = string, S extends z.ZodType = z.ZodType, R = unknown> {
@@ -90,6 +122,12 @@ export interface OperationDefinition<Name extends string = string, S extends z.Z
   auditResult?: readonly string[];
   /** Long-running or streaming: the configured timeout applies as an idle timeout. */
   streaming?: boolean;
+  /**
+   * Fans out by itself over its `endpoints` parameter (the hunts): a
+   * surface's endpoint choice (`--endpoint a,b`, `?endpoint=all`) becomes
+   * that parameter, and the call runs once.
+   */
+  acrossEndpoints?: boolean;
   run(ctx: OperationContext, params: z.output<S>): Promise<R>;
   /** The result to give instead of failing (health reports an unreachable Engine, it does not throw). */
   resultOnError?(err: import('../errors.js').ConnectorError): R;

@@ -19,6 +19,7 @@ import { swarmOperations } from './swarm.js';
 import { serviceOperations } from './services.js';
 import { taskOperations } from './tasks.js';
 import { secretOperations } from './secrets.js';
+import { huntOperations } from './hunts.js';
 import type { OperationDefinition } from './define.js';
 
 /**
@@ -50,6 +51,7 @@ export const operations = [
   ...serviceOperations,
   ...taskOperations,
   ...secretOperations,
+  ...huntOperations,
 ] as const;
 
 export type AnyOperation = (typeof operations)[number];

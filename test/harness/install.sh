@@ -21,7 +21,7 @@ die() { printf '[install] ERROR: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "install.sh must run as root"
 
-PKGS=(docker.io nginx docker-registry busybox-static apache2-utils iproute2 socat openssl iptables hyperfine curl chromium openssh-server openssh-client podman netavark aardvark-dns)
+PKGS=(docker.io nginx docker-registry busybox-static apache2-utils iproute2 socat openssl iptables hyperfine curl chromium openssh-server openssh-client podman netavark aardvark-dns redis-server)
 CACHE=${DC_ENGINE_CACHE:-/var/cache/docker-connector/engine-new}
 CACHE=${CACHE%/}
 SUITES=${DC_ENGINE_SUITES:-sid forky trixie}

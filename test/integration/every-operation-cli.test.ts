@@ -148,6 +148,28 @@ const TABLE: Table = {
       expect(r.processes.map((p: string[]) => p.join(' ')).join('\n')).toContain('sleep 600');
     },
   },
+  find_containers: {
+    params: (fx) => ({ image: fx.image, label: `${TEST_LABEL}=${fx.value}`, process: 'sleep', status: 'running' }),
+    check: (r, fx) => {
+      expect(r.errors).toEqual({});
+      const main = r.matches.find((m: Json) => m.id === fx.c.main);
+      expect(main).toEqual({
+        endpoint: 'default', id: fx.c.main, name: expect.any(String), image: fx.image, image_id: fx.imageId, state: 'running',
+        matched: ['image', `label:${TEST_LABEL}=${fx.value}`, 'status:running', 'process:sleep'],
+      });
+      for (const m of r.matches) expect(m).toMatchObject({ endpoint: 'default', state: 'running', image_id: fx.imageId });
+      expect(r.matches.map((m: Json) => m.id)).not.toContain(fx.c.exited);
+      expect(r.matches.map((m: Json) => m.id)).not.toContain(fx.c.created);
+    },
+  },
+  find_images: {
+    params: (fx) => ({ reference: fx.image }),
+    check: (r, fx) => {
+      expect(r).toEqual({ matches: [{ endpoint: 'default', id: fx.imageId, repo_tags: expect.arrayContaining([fx.image]), repo_digests: expect.any(Array), containers: expect.any(Number) }], errors: {} });
+      // This run's ten containers at least, of any state.
+      expect(r.matches[0].containers).toBeGreaterThanOrEqual(10);
+    },
+  },
   container_changes: {
     params: (fx) => ({ container: fx.c.main }),
     check: (r) => {

@@ -25,7 +25,7 @@ register('data:text/javascript,' + encodeURIComponent(
   'export async function load(url, ctx, next) { port.postMessage(url); return next(url, ctx); }'),
   { data: { port: port2 }, transferList: [port2] });
 const settle = () => new Promise((r) => setTimeout(r, 50));
-const families = () => loaded.map((u) => /\\/bundle\\/(system|system-info|system-prune|containers|container-state|exec|logs|stats|archive|images|registry|build|networks|volumes|containment|swarm|services|tasks|secrets|manifest|operations)-[A-Z0-9]+\\.js$/.exec(u)?.[1]).filter(Boolean);
+const families = () => loaded.map((u) => /\\/bundle\\/(system|system-info|system-prune|containers|container-state|exec|logs|stats|archive|images|registry|build|networks|volumes|containment|swarm|services|tasks|secrets|hunts|manifest|operations)-[A-Z0-9]+\\.js$/.exec(u)?.[1]).filter(Boolean);
 
 const { DockerConnector, ConnectorError } = await import('docker-connector');
 const c = new DockerConnector({ host: process.argv[1], rate_limit: 0, env: {} });

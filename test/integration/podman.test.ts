@@ -458,6 +458,22 @@ const TABLE: Table = {
   inspect_config: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({ config: 'dc-no-config' }) },
   create_config: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({ name: 'dc-podman-cfg', data: 'x' }) },
   remove_config: { unsupported: 'Podman 4.3 has no Swarm (no /tasks or /configs endpoints, no service logs)', params: () => ({ config: 'dc-no-config', dry_run: true }) },
+  find_containers: {
+    params: (fx) => ({ image: fx.image, name: 'dcpm-main-*', label: `${TEST_LABEL}=${fx.value}`, process: 'sleep' }),
+    check: (r, fx) => {
+      expect(r).toEqual({
+        matches: [{ endpoint: 'default', id: expect.stringMatching(HEX64), name: fx.c.main, image: expect.any(String), image_id: expect.any(String), state: 'running', matched: ['image', 'name', `label:${TEST_LABEL}=${fx.value}`, 'process:sleep'] }],
+        errors: {},
+      });
+    },
+  },
+  find_images: {
+    params: (fx) => ({ reference: fx.image }),
+    check: (r) => {
+      expect(r).toEqual({ matches: [{ endpoint: 'default', id: expect.any(String), repo_tags: expect.any(Array), repo_digests: expect.any(Array), containers: expect.any(Number) }], errors: {} });
+      expect(r.matches[0].containers).toBeGreaterThan(0);
+    },
+  },
   system_prune: {
     params: (fx) => ({ filters: fx.labelFilter, dry_run: true }),
     check: (r) => expect(r).toMatchObject({ dry_run: true }),

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { checkResult, hostOption, isOperation } from './result-check.js';
+import { readFileSync } from 'node:fs';
+import { checkAnswer, hostOption, isOperation } from './result-check.js';
 
 /** The CLI as users run it (bin/docker-connector.js → the bundle). */
 export const CLI_BIN = new URL('../../bin/docker-connector.js', import.meta.url).pathname;
@@ -35,7 +36,33 @@ function checkRun(args: string[], env: Record<string, string>, run: CliRun): voi
   } catch {
     return;
   }
-  checkResult(op, result, { surface: 'cli', host: hostOption(args) ?? env.DOCKER_CONNECTOR_HOST ?? env.DOCKER_HOST });
+  const hosts = fleetHosts(args, env);
+  const selection = optionValue(args, '--endpoint');
+  const host = hosts ? hosts.endpoints[selection ?? hosts.default] : (hostOption(args) ?? env.DOCKER_CONNECTOR_HOST ?? env.DOCKER_HOST);
+  checkAnswer(op, result, { surface: 'cli', host, selection, hostOf: (name) => hosts?.endpoints[name] });
+}
+
+/** The value of `--name value` or `--name=value` on a command line. */
+function optionValue(args: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === name) return args[i + 1];
+    if (args[i]!.startsWith(`${name}=`)) return args[i]!.slice(name.length + 1);
+  }
+  return undefined;
+}
+
+/** The named endpoints of the config file a command line uses (--config or DOCKER_CONNECTOR_CONFIG), if it has any: name → host. */
+function fleetHosts(args: readonly string[], env: Record<string, string>): { default: string; endpoints: Record<string, string | undefined> } | undefined {
+  const file = optionValue(args, '--config') ?? env.DOCKER_CONNECTOR_CONFIG;
+  if (!file || !file.endsWith('.json')) return undefined;
+  try {
+    const config = JSON.parse(readFileSync(file, 'utf8')) as { endpoints?: Record<string, { host?: string }>; default_endpoint?: string };
+    if (!config.endpoints) return undefined;
+    const names = Object.keys(config.endpoints);
+    return { default: config.default_endpoint ?? names[0]!, endpoints: Object.fromEntries(names.map((n) => [n, config.endpoints![n]!.host])) };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

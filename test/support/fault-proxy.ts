@@ -367,6 +367,8 @@ export function familiesOf(op: { name: string; category: string }): Set<string> 
     system_prune: ['containers', 'images', 'build', 'networks', 'volumes', 'system'],
     // A bundle holds the container's image and networks too, and the Engine's identity.
     collect_evidence: ['images', 'networks', 'system'],
+    // A hunt by image resolves the reference (or lists images for a bare digest) first.
+    find_containers: ['images'],
     // resolve_image pins the image's digest as the docker CLI does: GET /distribution.
     create_service: ['registry'],
     update_service: ['registry'],

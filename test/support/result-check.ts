@@ -207,3 +207,32 @@ export function isOperation(name: string): boolean {
 export function hasResultSchema(operation: string): boolean {
   return publishedSchemas().get(operation) !== undefined;
 }
+
+/** Whether an endpoint selection asks for several endpoints (`a,b`, `all`, or a list): the answer is then a fan-out. */
+export function isFanOutSelection(selection: unknown): boolean {
+  if (Array.isArray(selection)) return true;
+  return typeof selection === 'string' && (selection.includes(',') || selection.trim() === 'all');
+}
+
+/**
+ * Checks what a surface answered: a fan-out (`{results, errors}` of a call
+ * asked of several endpoints) has each result checked as its endpoint's,
+ * and each error checked to be `{code, message}`; anything else is one
+ * result. Hunts fan out by themselves and answer their own shape.
+ */
+export function checkAnswer(operation: string, answer: unknown, ctx: CheckContext & { selection?: unknown; hostOf?: (endpoint: string) => string | undefined }): void {
+  const o = answer as Record<string, unknown> | null;
+  const fanOut = isFanOutSelection(ctx.selection) && o !== null && typeof o === 'object' && !Array.isArray(o) && Object.keys(o).sort().join() === 'errors,results';
+  if (!fanOut) {
+    checkResult(operation, answer, ctx);
+    return;
+  }
+  const { selection: _s, hostOf, ...rest } = ctx;
+  for (const [name, result] of Object.entries(o.results as Record<string, unknown>)) checkResult(operation, result, { ...rest, mcp: false, host: hostOf?.(name) });
+  for (const [name, failure] of Object.entries(o.errors as Record<string, unknown>)) {
+    const f = failure as Record<string, unknown>;
+    if (typeof f?.code !== 'string' || typeof f.message !== 'string' || Object.keys(f).length !== 2) {
+      throw new AssertionError({ message: `Fan-out of ${operation} (${ctx.surface}): errors.${name} is not {code, message}: ${JSON.stringify(failure)}` });
+    }
+  }
+}

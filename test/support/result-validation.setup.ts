@@ -2,7 +2,7 @@ import { ChildProcess } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { DockerConnector } from 'docker-connector';
 import { HttpService } from 'docker-connector/service';
-import { checkResult, hostOfServedPort, hostOption, registerServedPort, resultOfHttpAnswer } from './result-check.js';
+import { checkAnswer, checkResult, hostOfServedPort, hostOption, registerServedPort, resultOfHttpAnswer } from './result-check.js';
 
 /*
  * Setup file of the integration projects: every result a test receives is
@@ -87,7 +87,9 @@ if (!g[PATCHED]) {
     const found = resultOfHttpAnswer(method, url.pathname, res.status, res.headers.get('content-type'));
     if (found) {
       const text = await res.clone().text();
-      checkResult(found, text ? JSON.parse(text) : null, { surface: 'http', host: hostOfServedPort(Number(url.port), url.searchParams.get('endpoint')) });
+      const port = Number(url.port);
+      const selection = url.searchParams.get('endpoint');
+      checkAnswer(found, text ? JSON.parse(text) : null, { surface: 'http', host: hostOfServedPort(port, selection), selection, hostOf: (name) => hostOfServedPort(port, name) });
     }
     return res;
   } as typeof fetch;
@@ -104,7 +106,7 @@ if (!clientProto[PATCHED]) {
     const meta = (r._meta ?? {}) as Record<string, unknown>;
     // A result cut to the server's output limit is not the operation's result any more.
     if (!r.isError && r.structuredContent && typeof r.structuredContent === 'object' && !meta['docker-connector/truncated']) {
-      checkResult(args[0].name, r.structuredContent, { surface: 'mcp', mcp: true, host: mcpHost(this) });
+      checkAnswer(args[0].name, r.structuredContent, { surface: 'mcp', mcp: true, host: mcpHost(this), selection: args[0].arguments?.endpoint });
     }
     return r;
   } as CallTool;

@@ -25,7 +25,7 @@ const BY_PATH: [RegExp, Layer][] = [
   [/^engine\//, 'engine'],
   [/^files\//, 'files'],
   [/^operations\//, 'operations'],
-  [/^(connector|manifest|docs|index|catalogue|plans)\.ts$/, 'connector'],
+  [/^(connector|manifest|docs|index|catalogue|plans|state-store|fleet)\.ts$/, 'connector'],
   [/^access\//, 'access'],
   [/^(cli|http|mcp)\//, 'surfaces'],
   [/^service\.ts$/, 'entries'],
