@@ -4,7 +4,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { DockerConnector } from 'docker-connector';
+import { HttpService } from 'docker-connector/service';
+import { CLI_BIN, runCli } from '../support/cli.js';
 import { TEST_LABEL, uniqueName } from '../support/connector.js';
 import { FLEET, fleetConfigFile } from '../support/fleet.js';
 import { ENGINE_ALIASES, harness, type HarnessEngine } from '../support/harness.js';
@@ -282,5 +286,73 @@ describe('a container that stops during a hunt', () => {
       gated.close();
       proxy.close();
     }
+  });
+});
+
+/*
+ * Issue 17's acceptance: the same hunts (by image digest, by process name,
+ * find_images) through every surface users run — the CLI, the HTTP service
+ * and MCP (the library is above) — find the right hosts and report the
+ * unreachable one in errors.
+ */
+describe('the acceptance hunts through the CLI, the HTTP service and MCP', () => {
+  const KEY = 'hunt-acceptance-key-3c9e1f';
+  let file: string;
+  let base: DockerConnector;
+  let service: HttpService;
+  let url: string;
+  let client: Client;
+
+  beforeAll(async () => {
+    file = fleetConfigFile({ api_keys: [{ id: 'hunter', key: KEY, scopes: ['read'] }], audit_log: 'off', service: { listen: '127.0.0.1:0' } });
+    base = new DockerConnector({ configFile: file, env: {} });
+    service = HttpService.create({ base, env: {} });
+    url = await service.listen();
+    client = new Client({ name: 'hunt-acceptance', version: '1.0.0' });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI_BIN, 'mcp', '--config', file], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' }, stderr: 'ignore' }));
+    await client.listTools();
+  });
+  afterAll(async () => {
+    await client?.close();
+    await service?.close();
+    base?.close();
+  });
+
+  /** One hunt through one surface: its answer, and (CLI) the exit code. */
+  async function through(surface: 'cli' | 'http' | 'mcp', op: 'find_containers' | 'find_images', params: Record<string, unknown>): Promise<{ answer: Json; code?: number }> {
+    if (surface === 'cli') {
+      const r = await runCli(['run', op, '--config', file, '--params', JSON.stringify(params)]);
+      return { answer: JSON.parse(r.stdout), code: r.code };
+    }
+    if (surface === 'http') {
+      const res = await fetch(`${url}/v1/operations/${op}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(params) });
+      expect(res.status).toBe(200);
+      return { answer: await res.json() };
+    }
+    const r = await client.callTool({ name: op, arguments: params });
+    expect(r.isError).toBeFalsy();
+    return { answer: r.structuredContent };
+  }
+
+  describe.each(['cli', 'http', 'mcp'] as const)('through %s', (surface) => {
+    it('find_containers by image digest: the Engine whose image has it, both of its endpoints; unreachable in errors', async () => {
+      const { answer, code } = await through(surface, 'find_containers', { image: fx.digest.new, label: L });
+      expect(found(answer)).toEqual(on([FLEET.new, FLEET.mtls], ['exited', 'sleep']));
+      expect(answer.errors).toEqual(unreachableError);
+      // A fan-out with a failed endpoint: the CLI exits 1 and still prints every match.
+      if (surface === 'cli') expect(code).toBe(1);
+    });
+
+    it('find_containers by process name: every answering endpoint', async () => {
+      const { answer } = await through(surface, 'find_containers', { process: 'sleep', label: L });
+      expect(found(answer)).toEqual(on(ALL3, ['sleep']));
+      expect(answer.errors).toEqual(unreachableError);
+    });
+
+    it('find_images by digest: only the endpoint that has it, with its container count', async () => {
+      const { answer } = await through(surface, 'find_images', { digest: fx.digest.old });
+      expect(answer.matches).toEqual([{ endpoint: FLEET.old, id: fx.imageId, repo_tags: [], repo_digests: [`${repo}@${fx.digest.old}`], containers: 2 }]);
+      expect(answer.errors).toEqual(unreachableError);
+    });
   });
 });

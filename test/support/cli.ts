@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { checkAnswer, hostOption, isOperation } from './result-check.js';
+import { checkAnswer, fleetHosts, hostOption, isOperation, optionValue } from './result-check.js';
 
 /** The CLI as users run it (bin/docker-connector.js → the bundle). */
 export const CLI_BIN = new URL('../../bin/docker-connector.js', import.meta.url).pathname;
@@ -42,28 +41,7 @@ function checkRun(args: string[], env: Record<string, string>, run: CliRun): voi
   checkAnswer(op, result, { surface: 'cli', host, selection, hostOf: (name) => hosts?.endpoints[name] });
 }
 
-/** The value of `--name value` or `--name=value` on a command line. */
-function optionValue(args: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === name) return args[i + 1];
-    if (args[i]!.startsWith(`${name}=`)) return args[i]!.slice(name.length + 1);
-  }
-  return undefined;
-}
 
-/** The named endpoints of the config file a command line uses (--config or DOCKER_CONNECTOR_CONFIG), if it has any: name → host. */
-function fleetHosts(args: readonly string[], env: Record<string, string>): { default: string; endpoints: Record<string, string | undefined> } | undefined {
-  const file = optionValue(args, '--config') ?? env.DOCKER_CONNECTOR_CONFIG;
-  if (!file || !file.endsWith('.json')) return undefined;
-  try {
-    const config = JSON.parse(readFileSync(file, 'utf8')) as { endpoints?: Record<string, { host?: string }>; default_endpoint?: string };
-    if (!config.endpoints) return undefined;
-    const names = Object.keys(config.endpoints);
-    return { default: config.default_endpoint ?? names[0]!, endpoints: Object.fromEntries(names.map((n) => [n, config.endpoints![n]!.host])) };
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Runs the real CLI as a child process to completion: env isolated (PATH plus

@@ -1,5 +1,5 @@
 import { AssertionError } from 'node:assert';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -234,5 +234,28 @@ export function checkAnswer(operation: string, answer: unknown, ctx: CheckContex
     if (typeof f?.code !== 'string' || typeof f.message !== 'string' || Object.keys(f).length !== 2) {
       throw new AssertionError({ message: `Fan-out of ${operation} (${ctx.surface}): errors.${name} is not {code, message}: ${JSON.stringify(failure)}` });
     }
+  }
+}
+
+/** The value of `--name value` or `--name=value` on a command line. */
+export function optionValue(args: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === name) return args[i + 1];
+    if (args[i]!.startsWith(`${name}=`)) return args[i]!.slice(name.length + 1);
+  }
+  return undefined;
+}
+
+/** The named endpoints of the config file a command line uses (--config or DOCKER_CONNECTOR_CONFIG), if it has any: name → host. */
+export function fleetHosts(args: readonly string[], env: Record<string, string>): { default: string; endpoints: Record<string, string | undefined> } | undefined {
+  const file = optionValue(args, '--config') ?? env.DOCKER_CONNECTOR_CONFIG;
+  if (!file || !file.endsWith('.json')) return undefined;
+  try {
+    const config = JSON.parse(readFileSync(file, 'utf8')) as { endpoints?: Record<string, { host?: string }>; default_endpoint?: string };
+    if (!config.endpoints) return undefined;
+    const names = Object.keys(config.endpoints);
+    return { default: config.default_endpoint ?? names[0]!, endpoints: Object.fromEntries(names.map((n) => [n, config.endpoints![n]!.host])) };
+  } catch {
+    return undefined;
   }
 }

@@ -2,7 +2,7 @@ import { ChildProcess } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { DockerConnector } from 'docker-connector';
 import { HttpService } from 'docker-connector/service';
-import { checkAnswer, checkResult, hostOfServedPort, hostOption, registerServedPort, resultOfHttpAnswer } from './result-check.js';
+import { checkAnswer, checkResult, fleetHosts, hostOfServedPort, hostOption, optionValue, registerServedPort, resultOfHttpAnswer } from './result-check.js';
 
 /*
  * Setup file of the integration projects: every result a test receives is
@@ -106,7 +106,11 @@ if (!clientProto[PATCHED]) {
     const meta = (r._meta ?? {}) as Record<string, unknown>;
     // A result cut to the server's output limit is not the operation's result any more.
     if (!r.isError && r.structuredContent && typeof r.structuredContent === 'object' && !meta['docker-connector/truncated']) {
-      checkAnswer(args[0].name, r.structuredContent, { surface: 'mcp', mcp: true, host: mcpHost(this), selection: args[0].arguments?.endpoint });
+      // A stdio server started with a fleet config file: the Engine of each endpoint comes from that file.
+      const fleet = mcpFleet(this);
+      const selection = args[0].arguments?.endpoint;
+      const host = fleet ? fleet.endpoints[typeof selection === 'string' && !selection.includes(',') && selection !== 'all' ? selection : fleet.default] : mcpHost(this);
+      checkAnswer(args[0].name, r.structuredContent, { surface: 'mcp', mcp: true, host, selection, hostOf: (name) => fleet?.endpoints[name] });
     }
     return r;
   } as CallTool;
@@ -118,4 +122,12 @@ function mcpHost(client: Client): string | undefined {
   if (t?._serverParams) return hostOption(t._serverParams.args ?? []) ?? t._serverParams.env?.DOCKER_CONNECTOR_HOST ?? t._serverParams.env?.DOCKER_HOST;
   if (t?._url) return hostOfServedPort(Number(t._url.port), null);
   return undefined;
+}
+
+/** The named endpoints of a stdio MCP server started with --config (or DOCKER_CONNECTOR_CONFIG) holding an endpoints map. */
+function mcpFleet(client: Client): ReturnType<typeof fleetHosts> {
+  const t = client.transport as { _serverParams?: { args?: string[]; env?: Record<string, string> } } | undefined;
+  if (!t?._serverParams) return undefined;
+  const args = t._serverParams.args ?? [];
+  return optionValue(args, '--config') !== undefined || t._serverParams.env?.DOCKER_CONNECTOR_CONFIG ? fleetHosts(args, t._serverParams.env ?? {}) : undefined;
 }
