@@ -7,6 +7,7 @@
 import type { DockerConnector } from './connector.js';
 import { ConnectorError, toConnectorError } from './errors.js';
 import type { EndpointFailure, FanOut } from './operations/define.js';
+import { mapBounded } from './operations/shared/map-bounded.js';
 
 export const DEFAULT_ENDPOINT = 'default';
 export const ALL_ENDPOINTS = 'all';
@@ -49,19 +50,6 @@ function failure(err: ConnectorError): EndpointFailure {
   return { code: err.code, message: err.message };
 }
 
-/** Runs `work` on each item, at most `limit` at once; results in the items' order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 export class Fleet {
   /** Every name, in configuration order. */
@@ -115,7 +103,7 @@ export class Fleet {
    */
   async across<T>(selection: EndpointSelection | undefined, work: (member: DockerConnector, name: string) => Promise<T>, parameter = 'endpoint', signal?: AbortSignal): Promise<FanOut<T>> {
     const names = this.select(selection, parameter);
-    const settled = await mapLimit(names, this.concurrency, async (name) => {
+    const settled = await mapBounded(names, this.concurrency, async (name) => {
       try {
         return { name, value: await work(this.members.get(name)!, name) };
       } catch (err) {

@@ -6,7 +6,8 @@
  */
 import * as z from 'zod';
 import { defineOperation, type FanOut, type OperationContext } from './define.js';
-import { chosenEndpoints, compileGlob, containerNames, isValidGlob, labelMatches, mapBounded, matchingProcess, nameFilterHint, parseLabel, publishesHostPort, sameImageId, type LabelSpec } from './shared/hunt-match.js';
+import { chosenEndpoints, compileGlob, containerNames, isValidGlob, labelMatches, matchingProcess, nameFilterHint, parseLabel, publishesHostPort, sameImageId, type LabelSpec } from './shared/hunt-match.js';
+import { mapBounded } from './shared/map-bounded.js';
 import { listContainers, resolveImages, topOrNull, type HuntedContainer } from './shared/hunt-lookup.js';
 import { imageRef, oneOrMany } from './shared/params.js';
 import { containerStatus } from './shared/schemas/container.js';

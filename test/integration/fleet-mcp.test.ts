@@ -7,6 +7,7 @@ import type { DockerConnector } from 'docker-connector';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { FLEET, fleetConfigFile } from '../support/fleet.js';
 import { engines } from '../support/harness.js';
+import { errorOf, ok, type CallResult } from '../support/mcp-results.js';
 
 /*
  * The MCP server in front of a fleet (issue 17): the real `mcp` command
@@ -23,19 +24,7 @@ const IMAGE = 'dc-busybox:latest';
 const RUN = uniqueName('fmcp');
 const NAMES = [FLEET.old, FLEET.new, FLEET.mtls, FLEET.unreachable];
 
-type CallResult = Awaited<ReturnType<Client['callTool']>>;
 type Props = Record<string, { anyOf?: { type: string; enum?: string[]; items?: { enum?: string[] } }[]; enum?: string[] }>;
-
-function errorOf(r: CallResult): { code: string; message: string; details?: Record<string, unknown> } {
-  expect(r.isError).toBe(true);
-  expect(r.structuredContent).toBeUndefined();
-  return (JSON.parse((r.content as { text: string }[])[1]!.text) as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
-}
-
-function ok<T = Record<string, unknown>>(r: CallResult): T {
-  if (r.isError) throw new Error(`tool error: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as T;
-}
 
 interface FanOut<T> {
   results: Record<string, T>;

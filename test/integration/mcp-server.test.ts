@@ -14,6 +14,7 @@ import { listOperations } from 'docker-connector/catalogue';
 import { parameterSchema } from 'docker-connector/catalogue';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { engines, type HarnessEngine } from '../support/harness.js';
+import { errorOf, ok } from '../support/mcp-results.js';
 
 /*
  * The MCP server end to end: the real `mcp` command as a child process,
@@ -41,20 +42,6 @@ const opsOf = (...safeties: string[]) =>
     .filter((o) => safeties.includes(o.safety))
     .map((o) => o.name)
     .sort();
-
-type CallResult = Awaited<ReturnType<Client['callTool']>>;
-
-/** A tool error's error: text only ("CODE: message", then the JSON {"error": …}), no structured content to clash with outputSchema. */
-function errorOf(r: CallResult): { code: string; message: string; details?: Record<string, unknown> } {
-  expect(r.isError).toBe(true);
-  expect(r.structuredContent).toBeUndefined();
-  return (JSON.parse((r.content as { text: string }[])[1]!.text) as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
-}
-
-function ok<T = Record<string, unknown>>(r: CallResult): T {
-  if (r.isError) throw new Error(`tool error: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as T;
-}
 
 interface StdioServer {
   client: Client;

@@ -8,13 +8,13 @@ import {
   imageHasDigest,
   isValidGlob,
   labelMatches,
-  mapBounded,
   matchingProcess,
   nameFilterHint,
   parseLabel,
   publishesHostPort,
   sameImageId,
 } from '../../src/operations/shared/hunt-match.js';
+import { mapBounded } from '../../src/operations/shared/map-bounded.js';
 
 /* The matching rules of find_containers / find_images, without an Engine. */
 

@@ -120,17 +120,3 @@ export function chosenEndpoints(value: string | string[] | undefined): readonly 
   const list = (typeof value === 'string' ? value.split(',') : value).map((n) => n.trim()).filter((n) => n !== '');
   return list.includes('all') ? 'all' : list;
 }
-
-/** Runs `work` on each item, at most `limit` at once, keeping the items' order in the answers. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
