@@ -1,12 +1,12 @@
 import * as z from 'zod';
 import { configSchema, SECRET_FIELDS } from './config/schema.js';
 import { listOperations } from './operations/index.js';
-import { parameterSchema, resultSchema } from './operations/parameter-schema.js';
+import { parameterSchema, parameterSchemaFor, resultSchema } from './operations/parameter-schema.js';
 import type { OperationDefinition } from './operations/define.js';
 import { MAX_API_VERSION, MIN_API_VERSION } from './engine/version.js';
 import { PACKAGE_VERSION } from './package-info.js';
 
-export { PACKAGE_VERSION, parameterSchema };
+export { PACKAGE_VERSION, parameterSchema, parameterSchemaFor };
 
 const resultCache = new Map<string, Record<string, unknown>>();
 

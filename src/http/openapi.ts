@@ -1,4 +1,4 @@
-import { PACKAGE_VERSION, parameterSchema, resultSchemaOf } from '../manifest.js';
+import { PACKAGE_VERSION, parameterSchema, parameterSchemaFor, resultSchemaOf } from '../manifest.js';
 import { listOperations, type OperationDefinition } from '../operations/index.js';
 import { streamMediaTypes } from './stream.js';
 
@@ -72,8 +72,10 @@ const endpointFailureSchema = {
   properties: { code: { type: 'string', description: 'Stable error code' }, message: { type: 'string', description: 'What went wrong, naming the endpoint' } },
 };
 
-function operationPath(op: OperationDefinition, schemas: Record<string, unknown>, severalEndpoints: boolean): Record<string, unknown> {
-  const params = hoistDefs(op.name, parameterSchema(op), schemas);
+function operationPath(op: OperationDefinition, schemas: Record<string, unknown>, endpointNames: readonly string[]): Record<string, unknown> {
+  const severalEndpoints = endpointNames.length > 1;
+  // A hunt's `endpoints` takes the configured names only.
+  const params = hoistDefs(op.name, parameterSchemaFor(op, parameterSchema(op), endpointNames), schemas);
   const required = Array.isArray(params.required) && params.required.length > 0;
   const fanOut = fansOut(op, severalEndpoints);
   // The JSON result form: the operation's declared result schema (or, fanned out, one per endpoint).
@@ -181,7 +183,7 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
   const schemas: Record<string, unknown> = { Error: errorSchema, ShuttingDown: shuttingDownSchema, ...(several ? { EndpointFailure: endpointFailureSchema } : {}) };
   const paths: Record<string, unknown> = {};
   const ops = listOperations();
-  for (const op of ops) paths[`${OPERATION_PATH_PREFIX}${op.name}`] = operationPath(op, schemas, several);
+  for (const op of ops) paths[`${OPERATION_PATH_PREFIX}${op.name}`] = operationPath(op, schemas, options.endpoints ?? []);
   const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
   const meta = (operationId: string, summary: string, description: string, okDescription: string) => ({
     get: { operationId, summary, description, tags: ['service'], responses: { '200': json(okDescription), ...V1_GET } },

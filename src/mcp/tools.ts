@@ -1,5 +1,5 @@
 import { ConnectorError } from '../errors.js';
-import { parameterSchema } from '../manifest.js';
+import { parameterSchema, parameterSchemaFor } from '../manifest.js';
 import { listOperations, type OperationDefinition, type Safety } from '../operations/index.js';
 import { scopesAllow, type Policy, type Principal } from '../access/policy.js';
 import { fanOutToolOutput, toolOutput } from './output-schema.js';
@@ -69,16 +69,7 @@ function fleetInputSchema(op: OperationDefinition, names: readonly string[]): Mc
   const props = (base.properties ?? {}) as Record<string, Record<string, unknown>>;
   const one = { type: 'string', enum: [...names] };
   const oneOrAll = { type: 'string', enum: [...names, ALL] };
-  if (op.acrossEndpoints) {
-    const own = props.endpoints;
-    if (!own) return base;
-    const endpoints = {
-      anyOf: [oneOrAll, { type: 'array', items: oneOrAll, minItems: 1 }],
-      ...(own.description ? { description: own.description } : {}),
-      ...('default' in own ? { default: own.default } : {}),
-    };
-    return { ...base, properties: { ...props, endpoints } };
-  }
+  if (op.acrossEndpoints) return parameterSchemaFor(op, base, names) as McpTool['inputSchema'];
   const where = `the configured endpoints are ${names.join(', ')}; default: the connector's default endpoint`;
   const endpoint = fansOut(op)
     ? {

@@ -230,7 +230,9 @@ export const findImages = defineOperation({
       endpoints: endpointsParam,
     })
     .strict()
-    .refine((p) => (p.reference === undefined) !== (p.digest === undefined), { message: 'give exactly one of reference and digest', path: ['reference'] }),
+    .refine((p) => (p.reference === undefined) !== (p.digest === undefined), { message: 'give exactly one of reference and digest', path: ['reference'] })
+    // The rule beyond the fields, in the published JSON Schema too (a refinement does not export).
+    .meta({ oneOf: [{ properties: { reference: { type: 'string' } }, required: ['reference'] }, { properties: { digest: { type: 'string' } }, required: ['digest'] }] }),
   safety: 'read',
   idempotent: true,
   acrossEndpoints: true,

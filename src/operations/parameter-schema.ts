@@ -95,6 +95,26 @@ export function parameterSchema(op: OperationDefinition): Record<string, unknown
 }
 
 /**
+ * A hunt's parameters as a surface serving these named endpoints publishes
+ * them (OpenAPI, MCP tools): its `endpoints` takes one of the names or
+ * "all", or a list of them, so a call valid against the published schema
+ * never names an endpoint that is not configured. Other operations, and a
+ * hunt without known names, are returned as they are.
+ */
+export function parameterSchemaFor(op: OperationDefinition, schema: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const props = schema.properties as Record<string, Record<string, unknown>> | undefined;
+  const own = props?.endpoints;
+  if (!op.acrossEndpoints || names.length === 0 || !own) return schema;
+  const oneOrAll = { type: 'string', enum: [...names, 'all'] };
+  const endpoints = {
+    anyOf: [oneOrAll, { type: 'array', items: oneOrAll, minItems: 1 }],
+    ...(own.description ? { description: own.description } : {}),
+    ...('default' in own ? { default: own.default } : {}),
+  };
+  return { ...schema, properties: { ...props, endpoints } };
+}
+
+/**
  * An operation's result as JSON Schema 2020-12, for the manifest's
  * `result_schema`, OpenAPI's 200 response and MCP's `outputSchema`. Read in
  * zod's input mode so that a plain `z.object` (an Engine object) stays open,

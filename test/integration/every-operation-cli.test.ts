@@ -159,7 +159,6 @@ const TABLE: Table = {
       });
       for (const m of r.matches) expect(m).toMatchObject({ endpoint: 'default', state: 'running', image_id: fx.imageId });
       expect(r.matches.map((m: Json) => m.id)).not.toContain(fx.c.exited);
-      expect(r.matches.map((m: Json) => m.id)).not.toContain(fx.c.created);
     },
   },
   find_images: {
