@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerConnector } from 'docker-connector';
 import { connectorFor, TEST_LABEL, uniqueName } from '../support/connector.js';
 import { FLEET, fleetConfigFile } from '../support/fleet.js';
-import { engines } from '../support/harness.js';
+import { harness } from '../support/harness.js';
 import { errorOf, ok, type CallResult } from '../support/mcp-results.js';
 
 /*
@@ -32,7 +32,8 @@ interface FanOut<T> {
 }
 
 describe('MCP server over a fleet of named endpoints', () => {
-  const [oldEngine, newEngine] = [engines().find((e) => e.name === 'old')!, engines().find((e) => e.name === 'new')!];
+  // The fleet spans both Engines whatever the run tests (DC_ENGINES limits only which Engines tests iterate over).
+  const [oldEngine, newEngine] = [harness().engines.find((e) => e.name === 'old')!, harness().engines.find((e) => e.name === 'new')!];
   let dcOld: DockerConnector;
   let dcNew: DockerConnector;
   let client: Client;
