@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { EndpointSource } from './config/endpoint-source.js';
 import { loadConfig } from './config/load.js';
-import { redact } from './config/redact.js';
+import { redact, secretValues } from './config/redact.js';
 import type { ConnectorConfig, ConnectorConfigInput } from './config/schema.js';
 import { EngineClient, type EngineTransport } from './engine/client.js';
 import { guardContext, guardrailsFor, type Guardrails } from './engine/guardrails.js';
@@ -182,17 +182,23 @@ export class DockerConnector {
 
   /** The connector of each named endpoint (without named endpoints: "default", this one). */
   get endpointConnectors(): ReadonlyMap<string, DockerConnector> {
-    return (this.router ?? this.fleet).map;
+    return this.fleet.map;
   }
 
   /** The connector of one endpoint; an unknown name is INVALID_PARAMS naming it and the configured ones. */
   endpointConnector(name: string): DockerConnector {
-    return (this.router ?? this.fleet).member(name);
+    return this.fleet.member(name);
   }
 
   /** Checks a selection ("a,b", names, "all") and returns the names it stands for; unknown names are INVALID_PARAMS. */
   selectEndpoints(selection: EndpointSelection | undefined): string[] {
-    return (this.router ?? this.fleet).select(selection);
+    return this.fleet.select(selection);
+  }
+
+  /** The secret values of this connector's settings and of each named endpoint's: what a surface scrubs from everything it prints. */
+  secretValues(): string[] {
+    const configs = new Set([this, ...this.endpointConnectors.values()].map((c) => c.config as unknown as Record<string, unknown>));
+    return [...new Set([...configs].flatMap((c) => secretValues(c)))];
   }
 
   /** Sets (or clears) the observer of every endpoint's Engine client: the service's metrics. */
@@ -249,13 +255,13 @@ export class DockerConnector {
         details: { parameters: ['endpoint', ...files] },
       });
     }
-    const fleet = this.router ?? this.fleet;
+    const fleet = this.fleet;
     return fleet.across(endpoints, (member) => member.executeDynamic(name, params, rest), 'endpoint', opts.signal);
   }
 
   /** A call routed to a named endpoint: its errors say which endpoint they came from (when there are named endpoints). */
   private async routed<T>(endpoint: string | undefined, work: (member: DockerConnector) => Promise<T>, operation: string): Promise<T> {
-    const fleet = this.router ?? this.fleet;
+    const fleet = this.fleet;
     const name = endpoint ?? fleet.defaultName;
     const member = fleet.member(name);
     if (!fleet.named) return work(member);
@@ -315,7 +321,7 @@ export class DockerConnector {
 
   /** Every endpoint with its health (reachable, Engine and negotiated API version), asked `fan_out_concurrency` at a time. */
   async listEndpoints(): Promise<EndpointStatus[]> {
-    const fleet = this.router ?? this.fleet;
+    const fleet = this.fleet;
     const { results } = await fleet.across('all', (member) => member.executeDynamic('health', {}, {}) as Promise<HealthResult>);
     // health never fails (an unreachable Engine is in its result), so every name has a result.
     // An unreachable Engine's health has no address: the listing names it anyway.

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import * as z from 'zod';
 import { configSchema, type ConnectorConfigInput } from '../config/schema.js';
 import { parseScalar } from '../config/load.js';
-import { redact, scrubText, secretValues } from '../config/redact.js';
+import { redact, scrubText } from '../config/redact.js';
 import { DockerConnector } from '../connector.js';
 import { ConnectorError, toConnectorError } from '../errors.js';
 import { PACKAGE_VERSION } from '../package-info.js';
@@ -140,9 +140,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       // On stderr whatever the log level (silent by default), in the shape of the CLI's error lines.
       onWarning: (message) => io.stderr.write(`${json({ warning: { code: 'DOCKER_ENV_IGNORED', message } }, false)}\n`),
     });
-    secrets = secretValues(connector.config as unknown as Record<string, unknown>);
     // Each named endpoint has its own credentials: none of them may reach the output either.
-    for (const member of connector.endpointConnectors.values()) if (member !== connector) secrets.push(...secretValues(member.config as unknown as Record<string, unknown>));
+    secrets = connector.secretValues();
     return connector;
   };
   const connect = (cmd: Command): DockerConnector => connectWith(cmd.optsWithGlobals() as Record<string, unknown>);

@@ -70,7 +70,7 @@ export function buildApp(opts: AppOptions): ServiceApp {
   const defaultEndpoint = endpointNames[0];
   if (!defaultEndpoint) throw new ConnectorError('INVALID_CONFIG', 'Invalid configuration: no Engine endpoint');
   // Secrets of every endpoint are scrubbed from every answer, whichever endpoint it came from.
-  const secrets = [...endpoints.values()].flatMap((c) => secretValues(c.config as unknown as Record<string, unknown>));
+  const secrets = opts.fleet ? opts.fleet.secretValues() : [...endpoints.values()].flatMap((c) => secretValues(c.config as unknown as Record<string, unknown>));
   /*
    * The calls in flight, for the shutdown deadline: a list each Call links
    * itself into and out of, not a Set: with a Set that every call was added

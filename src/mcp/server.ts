@@ -1,6 +1,6 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type ServerNotification } from '@modelcontextprotocol/sdk/types.js';
-import { redact, scrubText, secretValues } from '../config/redact.js';
+import { redact, scrubText } from '../config/redact.js';
 import { validateParams, type DockerConnector } from '../connector.js';
 import { ConnectorError, toConnectorError } from '../errors.js';
 import { PACKAGE_VERSION } from '../manifest.js';
@@ -54,8 +54,7 @@ export class ToolHost {
   constructor(private readonly opts: ToolHostOptions) {
     this.gate = { level: safetyLevel({ allowWrite: opts.settings.allow_write, allowDestructive: opts.settings.allow_destructive }), policy: opts.policy };
     // Each named endpoint has its own settings (and so its own secrets) besides the top-level ones.
-    const configs = new Set([opts.connector, ...opts.connector.endpointConnectors.values()].map((c) => c.config));
-    this.secrets = [...new Set([...configs].flatMap((c) => secretValues(c as unknown as Record<string, unknown>)))];
+    this.secrets = opts.connector.secretValues();
   }
 
   /** The state store replicas share (state_store), if configured. */
