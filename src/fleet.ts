@@ -16,6 +16,16 @@ const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 /** A selection of endpoints as callers write it: one name, names, "a,b" or "all". */
 export type EndpointSelection = string | readonly string[];
 
+/**
+ * Whether a selection asks for several endpoints (a list, "a,b" or "all"):
+ * the call then fans out and answers {results, errors}, whatever the number
+ * of names it comes to. A bare name is one call with that endpoint's result.
+ */
+export function isSeveral(selection: unknown): boolean {
+  if (Array.isArray(selection)) return true;
+  return typeof selection === 'string' && (selection.includes(',') || selection.trim() === ALL_ENDPOINTS);
+}
+
 /** Checks the `endpoints` section's shape and names; returns the entries in configuration order. */
 export function endpointEntries(section: unknown): [string, Record<string, unknown>][] {
   if (section === null || typeof section !== 'object' || Array.isArray(section) || Object.keys(section).length === 0) {

@@ -1,5 +1,6 @@
 import type { EndpointStatus } from '../connector.js';
 import { ConnectorError } from '../errors.js';
+import { isSeveral } from '../fleet.js';
 import type { OperationDefinition } from '../operations/define.js';
 
 /**
@@ -23,7 +24,7 @@ export function parseEndpointOption(value: string | undefined): EndpointChoice {
   if (trimmed.split(',').every((p) => p.trim() === '')) {
     throw new ConnectorError('INVALID_PARAMS', 'Invalid --endpoint: expected an endpoint name, names separated by "," or "all" ("docker-connector endpoints" lists them)', { details: { parameters: ['endpoint'] } });
   }
-  if (trimmed.includes(',') || trimmed === 'all') return { kind: 'several', selection: trimmed };
+  if (isSeveral(trimmed)) return { kind: 'several', selection: trimmed };
   return { kind: 'one', name: trimmed };
 }
 

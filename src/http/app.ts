@@ -1,6 +1,7 @@
 import { pipeline, Stream, type Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import { scrubText, secretValues } from '../config/redact.js';
+import { isSeveral } from '../fleet.js';
 import type { DockerConnector } from '../connector.js';
 import { ConnectorError, internalError, toConnectorError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -314,7 +315,7 @@ export function buildApp(opts: AppOptions): ServiceApp {
   const fanOutSelection = (req: FastifyRequest, op: OperationDefinition): string | undefined => {
     const q = (req.query as Record<string, unknown>).endpoint;
     if (typeof q !== 'string' || q === '') return undefined;
-    if (!op.acrossEndpoints && !q.includes(',') && q !== 'all') return undefined;
+    if (!op.acrossEndpoints && !isSeveral(q)) return undefined;
     const st = states.get(req);
     if (st?.audit) st.audit.endpoint = q;
     return q;
@@ -323,7 +324,7 @@ export function buildApp(opts: AppOptions): ServiceApp {
   const pickEndpoint = (req: FastifyRequest, op?: OperationDefinition): [string, DockerConnector] => {
     const q = (req.query as Record<string, unknown>).endpoint;
     // A selection of several (a,b / all) is checked by the fan-out; the call's own connector is then the default's.
-    const several = typeof q === 'string' && (q.includes(',') || q === 'all' || op?.acrossEndpoints === true);
+    const several = typeof q === 'string' && (isSeveral(q) || op?.acrossEndpoints === true);
     const name = q === undefined || q === '' || several ? defaultEndpoint : q;
     const connector = typeof name === 'string' ? endpoints.get(name) : undefined;
     if (!connector) {

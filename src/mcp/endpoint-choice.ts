@@ -1,5 +1,6 @@
 import type { DockerConnector } from '../connector.js';
 import { ConnectorError } from '../errors.js';
+import { isSeveral } from '../fleet.js';
 import type { OperationDefinition } from '../operations/index.js';
 import { fansOut } from './tools.js';
 
@@ -53,7 +54,7 @@ export function chooseEndpoint(connector: DockerConnector, op: OperationDefiniti
   }
   const { [PARAM]: given, ...params } = args;
   const expected = fansOut(op) ? `an endpoint name (${names.join(', ')}), "all", or a list of names` : `one endpoint name (${names.join(', ')})`;
-  const several = Array.isArray(given) || (typeof given === 'string' && (given.includes(',') || given.trim() === 'all'));
+  const several = isSeveral(given);
   if (several) {
     if (!fansOut(op)) {
       throw invalid(`Operation ${op.name} is a ${op.safety} operation: it runs on one endpoint at a time; only read operations fan out over several endpoints (parameter ${PARAM}: expected ${expected})`, op);

@@ -1,4 +1,5 @@
 import { ConnectorError } from '../errors.js';
+import { ALL_ENDPOINTS } from '../fleet.js';
 import { parameterSchema, parameterSchemaFor } from '../manifest.js';
 import { listOperations, type OperationDefinition, type Safety } from '../operations/index.js';
 import { scopesAllow, type Policy, type Principal } from '../access/policy.js';
@@ -50,9 +51,6 @@ function inputSchema(op: OperationDefinition): McpTool['inputSchema'] {
   return schema;
 }
 
-/** The selection word for every endpoint (src/fleet.ts ALL_ENDPOINTS; the surfaces do not import the fleet). */
-const ALL = 'all';
-
 /** Whether a tool of this operation fans out when given several endpoints: read operations that are not hunts. */
 export function fansOut(op: OperationDefinition): boolean {
   return op.safety === 'read' && !op.acrossEndpoints;
@@ -68,7 +66,7 @@ function fleetInputSchema(op: OperationDefinition, names: readonly string[]): Mc
   const base = inputSchema(op);
   const props = (base.properties ?? {}) as Record<string, Record<string, unknown>>;
   const one = { type: 'string', enum: [...names] };
-  const oneOrAll = { type: 'string', enum: [...names, ALL] };
+  const oneOrAll = { type: 'string', enum: [...names, ALL_ENDPOINTS] };
   if (op.acrossEndpoints) return parameterSchemaFor(op, base, names) as McpTool['inputSchema'];
   const where = `the configured endpoints are ${names.join(', ')}; default: the connector's default endpoint`;
   const endpoint = fansOut(op)

@@ -73,12 +73,13 @@ export interface FleetAccess {
   /** The endpoint calls without one go to. */
   readonly defaultName: string;
   /**
-   * Runs `work` on each chosen endpoint (`undefined` or "all" = every one),
+   * Runs `work` on each chosen endpoint (names, one string "a,b", or
+   * `undefined` / "all" = every one; "all" among names counts as all),
    * at most `fan_out_concurrency` at once, each with a context of its own
    * Engine (own version, timeout, rate limit). A name that is not
    * configured is INVALID_PARAMS naming `parameter`, before anything runs.
    */
-  across<T>(endpoints: readonly string[] | 'all' | undefined, work: (ctx: OperationContext, endpoint: string) => Promise<T>, parameter?: string): Promise<FanOut<T>>;
+  across<T>(endpoints: string | readonly string[] | undefined, work: (ctx: OperationContext, endpoint: string) => Promise<T>, parameter?: string): Promise<FanOut<T>>;
 }
 
 export interface OperationDefinition<Name extends string = string, S extends z.ZodType = z.ZodType, R = unknown> {

@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import { defineOperation, type FanOut, type OperationContext } from './define.js';
-import { chosenEndpoints, compileGlob, containerNames, isValidGlob, labelMatches, matchingProcess, nameFilterHint, parseLabel, publishesHostPort, sameImageId, type LabelSpec } from './shared/hunt-match.js';
+import { compileGlob, containerNames, isValidGlob, labelMatches, matchingProcess, nameFilterHint, parseLabel, publishesHostPort, sameImageId, type LabelSpec } from './shared/hunt-match.js';
 import { mapBounded } from './shared/map-bounded.js';
 import { listContainers, resolveImages, topOrNull, type HuntedContainer } from './shared/hunt-lookup.js';
 import { imageRef, oneOrMany } from './shared/params.js';
@@ -183,7 +183,7 @@ export const findContainers = defineOperation({
       process: p.process ? compileGlob(p.process) : undefined,
       statuses: p.status === undefined ? [] : typeof p.status === 'string' ? [p.status] : [...new Set(p.status)],
     };
-    const fan = await ctx.fleet.across(chosenEndpoints(p.endpoints), (ectx, endpoint) => huntContainers(ectx, endpoint, criteria), 'endpoints');
+    const fan = await ctx.fleet.across(p.endpoints, (ectx, endpoint) => huntContainers(ectx, endpoint, criteria), 'endpoints');
     return collect(ctx, fan);
   },
 });
@@ -243,7 +243,7 @@ export const findImages = defineOperation({
   }),
   async run(ctx, p) {
     const image = (p.reference ?? p.digest)!;
-    const fan = await ctx.fleet.across(chosenEndpoints(p.endpoints), (ectx, endpoint) => huntImages(ectx, endpoint, image), 'endpoints');
+    const fan = await ctx.fleet.across(p.endpoints, (ectx, endpoint) => huntImages(ectx, endpoint, image), 'endpoints');
     return collect(ctx, fan);
   },
 });

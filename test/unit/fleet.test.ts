@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endpointEntries, endpointError, Fleet } from '../../src/fleet.js';
+import { endpointEntries, endpointError, Fleet, isSeveral } from '../../src/fleet.js';
 import type { DockerConnector } from '../../src/connector.js';
 import { ConnectorError } from '../../src/errors.js';
 
@@ -16,6 +16,12 @@ describe('endpoint selection', () => {
     expect(fleet.select(['c', 'a', 'c'])).toEqual(['c', 'a']);
     expect(fleet.select('all')).toEqual(['a', 'b', 'c']);
     expect(fleet.select(undefined)).toEqual(['a', 'b', 'c']);
+    // A hunt's `endpoints` parameter may list "all" among names: it counts as all.
+    expect(fleet.select(['b', 'all'])).toEqual(['a', 'b', 'c']);
+  });
+  it('tells a selection of several (a list, "a,b", "all") from one name, as every surface reads it', () => {
+    for (const several of [['a'], 'a,b', 'a,', 'all', ' all ']) expect(isSeveral(several)).toBe(true);
+    for (const one of ['a', 'allx', '', undefined, 3]) expect(isSeveral(one)).toBe(false);
   });
   it('refuses an unknown name, naming it, the parameter and the configured names', () => {
     const err = (() => {

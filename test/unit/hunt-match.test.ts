@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { getOperation } from '../../src/operations/index.js';
 import {
-  chosenEndpoints,
   commandLines,
   commandName,
   compileGlob,
@@ -125,16 +124,7 @@ describe('labels, ports, image ids and digests', () => {
   });
 });
 
-describe('the endpoints parameter and bounded work', () => {
-  it('takes a list, "a,b" or "all"', () => {
-    expect(chosenEndpoints(undefined)).toBeUndefined();
-    expect(chosenEndpoints('all')).toBe('all');
-    expect(chosenEndpoints(['a', 'all'])).toBe('all');
-    expect(chosenEndpoints('a, b')).toEqual(['a', 'b']);
-    expect(chosenEndpoints(['old', 'new'])).toEqual(['old', 'new']);
-    expect(chosenEndpoints(' , ')).toEqual([]);
-  });
-
+describe('bounded work', () => {
   it('runs at most `limit` at once and keeps the order', async () => {
     let running = 0;
     let peak = 0;

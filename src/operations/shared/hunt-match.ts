@@ -112,11 +112,3 @@ export function sameImageId(a: string | null | undefined, b: string | null | und
 export function imageHasDigest(image: { Id: string; RepoDigests?: readonly string[] | null }, digest: string): boolean {
   return sameImageId(image.Id, digest) || (image.RepoDigests ?? []).some((d) => d.slice(d.lastIndexOf('@') + 1) === digest);
 }
-
-/** The `endpoints` parameter as ctx.fleet.across takes it. */
-export function chosenEndpoints(value: string | string[] | undefined): readonly string[] | 'all' | undefined {
-  if (value === undefined) return undefined;
-  // "a,b" as one string is what a surface's --endpoint / ?endpoint= gives.
-  const list = (typeof value === 'string' ? value.split(',') : value).map((n) => n.trim()).filter((n) => n !== '');
-  return list.includes('all') ? 'all' : list;
-}
